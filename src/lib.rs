@@ -1,1 +1,221 @@
-//! x
+//! logpack collects the logs of a MongoDB deployment's host — agent logs,
+//! mongod and mongos logs with their rotated siblings, FTDC and Ops Manager
+//! server logs — into one `.tar.gz` (or `.tar.zst`) with a `manifest.json`
+//! that records what was collected, skipped or failed.
+//!
+//! ```no_run
+//! use logpack::{Engine, Options, Output, Request};
+//!
+//! let request = Request::from_file("request.json".as_ref())?;
+//! let engine = Engine::new(Options::default())?;
+//! let report = engine.collect(&request, Output::Path("logs.tar.gz".into()), None)?;
+//! println!("{:?}", report.manifest.status);
+//! # Ok::<(), logpack::Error>(())
+//! ```
+//!
+//! The stages are separate modules: [`request`] (parse and validate),
+//! [`walk`] (plan the files), `read` (bounded chunked reads), `archive`
+//! (tar + compression), [`manifest`], `pipeline` (the threads that tie them
+//! together), and [`verify`] (read an archive back).
+//!
+//! Memory is bounded whatever the input: see [`Options::memory_bound`].
+#![deny(missing_docs)]
+
+mod archive;
+mod error;
+pub mod manifest;
+mod output;
+mod pipeline;
+mod read;
+pub mod request;
+pub mod verify;
+pub mod walk;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub use archive::Format;
+pub use error::{Error, Result};
+pub use manifest::Manifest;
+pub use output::Output;
+pub use pipeline::ProgressFn;
+pub use request::{LogType, Request};
+pub use walk::Plan;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Reader threads in the engine's pool, and zstd workers. Default: the
+    /// available cores.
+    pub threads: usize,
+    /// Output format. Default: tar.gz.
+    pub format: Format,
+    /// Compression level; `None` means the format's default (gzip 6, zstd 3).
+    pub compression_level: Option<i32>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            format: Format::TarGz,
+            compression_level: None,
+        }
+    }
+}
+
+impl Options {
+    /// The effective compression level.
+    pub fn level(&self) -> i32 {
+        self.compression_level
+            .unwrap_or_else(|| self.format.default_level())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.threads == 0 || self.threads > 1024 {
+            return Err(Error::InvalidOption {
+                name: "threads",
+                message: format!("{} is out of range 1..=1024", self.threads),
+            });
+        }
+        let range = self.format.level_range();
+        if !range.contains(&self.level()) {
+            return Err(Error::InvalidOption {
+                name: "compression-level",
+                message: format!(
+                    "{} is out of range {}..={} for {}",
+                    self.level(),
+                    range.start(),
+                    range.end(),
+                    self.format.extension()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Upper bound, in bytes, of the file data buffered by the pipeline:
+    /// `2 × threads` files may be queued ahead of the writer plus one per
+    /// reader thread, each holding at most `CHUNKS_PER_FILE + 1` chunks of
+    /// 256 KiB. With 2 threads that is 7.5 MiB. Compressor state comes on top
+    /// (gzip about 300 KiB; zstd level 3 with workers a few tens of MiB).
+    pub fn memory_bound(&self) -> u64 {
+        let files = (2 * self.threads + self.threads) as u64;
+        files * (read::CHUNKS_PER_FILE as u64 + 1) * read::CHUNK_SIZE as u64
+    }
+}
+
+/// Cancels a running collection from any thread.
+///
+/// Cancellation is observed between chunks (at most 256 KiB apart), so it
+/// takes effect promptly even in the middle of a huge file. An engine that
+/// was cancelled stays cancelled.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a successful collection returns.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The manifest, identical to the archive's `manifest.json`.
+    pub manifest: Manifest,
+    /// Where the archive was written, for [`Output::Path`].
+    pub path: Option<PathBuf>,
+}
+
+impl Report {
+    /// True when every component was collected (CLI exit code 0).
+    pub fn is_complete(&self) -> bool {
+        self.manifest.status == manifest::Status::Success
+    }
+}
+
+/// The collection engine. It owns its rayon pool (never the global one), so
+/// an embedding host keeps its own threads to itself.
+pub struct Engine {
+    pool: rayon::ThreadPool,
+    options: Options,
+    cancel: CancelToken,
+}
+
+impl Engine {
+    /// Builds an engine with its own pool of `options.threads` threads.
+    pub fn new(options: Options) -> Result<Engine> {
+        options.validate()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .thread_name(|i| format!("logpack-{i}"))
+            // A panicking reader must not abort the host: its channel closes
+            // and the writer reports the file.
+            .panic_handler(|_| {})
+            .build()
+            .map_err(|e| Error::InvalidOption {
+                name: "threads",
+                message: e.to_string(),
+            })?;
+        Ok(Engine {
+            pool,
+            options,
+            cancel: CancelToken::default(),
+        })
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// A token that cancels this engine's runs.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    pub(crate) fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
+    /// Lists what a collection would archive, without opening any log.
+    pub fn plan(&self, request: &Request) -> Plan {
+        self.pool.install(|| walk::plan(request))
+    }
+
+    /// Collects `request` into `output`. The progress callback, if any, runs
+    /// on this thread; returning `false` from it cancels the run.
+    ///
+    /// Missing or unreadable logs do not fail the call: they are FAILURE
+    /// children in the returned manifest. Errors mean no archive: the output
+    /// path is left untouched.
+    pub fn collect(
+        &self,
+        request: &Request,
+        output: Output<'_>,
+        progress: Option<&mut ProgressFn<'_>>,
+    ) -> Result<Report> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let created = jiff::Timestamp::now();
+        let plan = self.plan(request);
+        let default_name = format!(
+            "{}_{}.{}",
+            request.archive_stem(),
+            created.strftime("%Y%m%dT%H%M%SZ"),
+            self.options.format.extension()
+        );
+        output.write_with(&default_name, |sink| {
+            pipeline::run(self, request, &plan, created, sink, progress)
+        })
+    }
+}

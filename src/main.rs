@@ -1,1 +1,282 @@
-fn main(){}
+//! The `logpack` command line (PRODUCT.md §5).
+//!
+//! Exit codes: 0 every component collected; 3 archive written but some
+//! component failed; 2 bad request or usage; 1 fatal (no archive).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use logpack::manifest::Status;
+use logpack::{Engine, Error, Format, Options, Output, Plan, Request};
+
+const EXIT_OK: u8 = 0;
+const EXIT_FATAL: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_PARTIAL: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "logpack",
+    version,
+    about = "Collect a MongoDB deployment's logs into one archive with a manifest"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect the logs a request names into a tar.gz, tar.zst or tar.
+    Collect(CollectArgs),
+    /// Read an archive back and check every entry against manifest.json.
+    Verify {
+        /// The archive to check.
+        archive: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct CollectArgs {
+    /// The request JSON; relative paths in it are resolved against its directory.
+    request: PathBuf,
+    /// Output file, existing directory (default name inside), or `-` for stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Archive format.
+    #[arg(long, default_value = "tar.gz")]
+    format: Format,
+    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    #[arg(long, allow_negative_numbers = true)]
+    compression_level: Option<i32>,
+    /// Worker threads (default: available cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Overrides logCollectionFromDate (RFC 3339 or epoch seconds).
+    #[arg(long)]
+    from: Option<String>,
+    /// Overrides logCollectionToDate (RFC 3339 or epoch seconds).
+    #[arg(long)]
+    to: Option<String>,
+    /// Overrides level (FATAL, ERROR, WARN, INFO, DEBUG).
+    #[arg(long)]
+    level: Option<String>,
+    /// Sets redacted to true.
+    #[arg(long)]
+    redact: bool,
+    /// Overrides sizeRequestedPerFileBytes.
+    #[arg(long, allow_negative_numbers = true)]
+    size_per_file: Option<i64>,
+    /// Print the plan (components, files, bytes) and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the manifest (or, with --dry-run, the plan) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Collect(args) => collect(args),
+        Command::Verify { archive } => verify(&archive),
+    };
+    ExitCode::from(code)
+}
+
+fn fail(e: &Error) -> u8 {
+    eprintln!("logpack: error: {e}");
+    match e {
+        e if e.is_bad_request() => EXIT_USAGE,
+        Error::Input { .. } => EXIT_USAGE,
+        _ => EXIT_FATAL,
+    }
+}
+
+/// A date flag as JSON: an integer is epoch seconds, anything else a string.
+fn date_value(s: &str) -> Value {
+    s.parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(s))
+}
+
+fn collect(args: CollectArgs) -> u8 {
+    let to_stdout = args.output.as_deref() == Some(std::path::Path::new("-"));
+    if to_stdout && args.json && !args.dry_run {
+        eprintln!("logpack: error: --json and -o - both write to stdout; choose one");
+        return EXIT_USAGE;
+    }
+    let mut overrides: Vec<(&str, Value)> = Vec::new();
+    if let Some(v) = &args.from {
+        overrides.push(("logCollectionFromDate", date_value(v)));
+    }
+    if let Some(v) = &args.to {
+        overrides.push(("logCollectionToDate", date_value(v)));
+    }
+    if let Some(v) = &args.level {
+        overrides.push(("level", Value::from(v.as_str())));
+    }
+    if args.redact {
+        overrides.push(("redacted", Value::Bool(true)));
+    }
+    if let Some(v) = args.size_per_file {
+        overrides.push(("sizeRequestedPerFileBytes", Value::from(v)));
+    }
+    let request = match Request::from_file_with(&args.request, &overrides) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let mut options = Options {
+        format: args.format,
+        compression_level: args.compression_level,
+        ..Options::default()
+    };
+    if let Some(t) = args.threads {
+        options.threads = t;
+    }
+    let engine = match Engine::new(options) {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+
+    if args.dry_run {
+        let plan = engine.plan(&request);
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan).expect("plans serialize")
+            );
+        } else {
+            print_plan(&plan);
+        }
+        return EXIT_OK;
+    }
+
+    let show_bar = !args.quiet && std::io::stderr().is_terminal();
+    let bar = show_bar.then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    });
+    let mut on_progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        true
+    };
+
+    let stdout = std::io::stdout();
+    let mut stdout_lock;
+    let output = if to_stdout {
+        stdout_lock = stdout.lock();
+        Output::Writer(&mut stdout_lock)
+    } else {
+        Output::Path(args.output.clone().unwrap_or_else(|| PathBuf::from(".")))
+    };
+    let result = engine.collect(&request, output, Some(&mut on_progress));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let m = &report.manifest;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(m).expect("manifests serialize")
+        );
+    }
+    if !args.quiet {
+        let files: usize = m.child_jobs.iter().map(|c| c.files.len()).sum();
+        let place = report
+            .path
+            .as_ref()
+            .map_or("stdout".to_string(), |p| p.display().to_string());
+        eprintln!(
+            "logpack: wrote {place}: {files} files, {} bytes uncompressed, status {:?}",
+            m.uncompressed_size_total_bytes, m.status
+        );
+        for c in m.child_jobs.iter().filter(|c| c.status == Status::Failure) {
+            eprintln!(
+                "logpack: FAILURE {} {} ({}): {}",
+                c.host_name,
+                c.log_collection_type,
+                c.path,
+                c.error_message.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let _ = std::io::stdout().flush();
+    if report.is_complete() {
+        EXIT_OK
+    } else {
+        EXIT_PARTIAL
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    for c in &plan.components {
+        let bytes: u64 = c.files.iter().map(|f| f.size).sum();
+        let status = if c.error.is_some() { "FAILURE" } else { "ok" };
+        println!(
+            "{} {} {} [{status}] {} files, {bytes} bytes",
+            c.host_name,
+            c.log_type,
+            c.archive_dir,
+            c.files.len()
+        );
+        if let Some(e) = &c.error {
+            println!("    error: {e}");
+        }
+        for f in &c.files {
+            println!("    {:>12}  {}  <- {}", f.size, f.name, f.source.display());
+        }
+        for s in &c.skipped {
+            println!("    skipped  {}: {}", s.name, s.reason);
+        }
+        for n in &c.notes {
+            println!("    note: {n}");
+        }
+    }
+    println!(
+        "total: {} components, {} files, {} bytes",
+        plan.components.len(),
+        plan.file_count(),
+        plan.total_bytes()
+    );
+}
+
+fn verify(archive: &std::path::Path) -> u8 {
+    match logpack::verify::verify_path(archive) {
+        Ok(v) => {
+            println!(
+                "{}: OK, {} entries, {} bytes, manifest status {:?}",
+                archive.display(),
+                v.entries,
+                v.bytes,
+                v.manifest.status
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("logpack: {}: {e}", archive.display());
+            EXIT_FATAL
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The tar stream and its compressor.
+//!
+//! Every entry header is built here from the size fixed by the reader, and
+//! the body is copied through `take(size)`, so a header and its body can
+//! never disagree. The end-of-archive blocks are written only by
+//! [`ArchiveWriter::finish`]; an abandoned archive is cut off at the sink so
+//! that no encoder `Drop` can make a failed stream look complete.
+
+use std::io::{self, Read, Write};
+use std::str::FromStr;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+/// Output container and compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One gzip stream (the default).
+    #[default]
+    TarGz,
+    /// One zstd frame.
+    TarZst,
+    /// Uncompressed tar.
+    Tar,
+}
+
+impl Format {
+    /// The file extension, e.g. `tar.gz`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::TarGz => "tar.gz",
+            Format::TarZst => "tar.zst",
+            Format::Tar => "tar",
+        }
+    }
+
+    /// The level used when none is given: gzip 6, zstd 3.
+    pub fn default_level(self) -> i32 {
+        match self {
+            Format::TarGz => 6,
+            Format::TarZst => 3,
+            Format::Tar => 0,
+        }
+    }
+
+    /// The accepted compression levels.
+    pub fn level_range(self) -> std::ops::RangeInclusive<i32> {
+        match self {
+            Format::TarGz => 0..=9,
+            Format::TarZst => 1..=22,
+            Format::Tar => 0..=0,
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "tar.gz" | "tgz" | "gz" => Ok(Format::TarGz),
+            "tar.zst" | "zst" | "zstd" => Ok(Format::TarZst),
+            "tar" => Ok(Format::Tar),
+            _ => Err(format!(
+                "unknown format {s:?}; expected tar.gz, tar.zst or tar"
+            )),
+        }
+    }
+}
+
+/// The bottom of the stack: forwards to the output until abandoned, then
+/// refuses every write.
+struct Sink<W> {
+    inner: W,
+    open: bool,
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.open {
+            return Err(io::Error::other("archive abandoned"));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.open {
+            return Ok(());
+        }
+        self.inner.flush()
+    }
+}
+
+enum Encoder<W: Write> {
+    Gz(GzEncoder<Sink<W>>),
+    Zst(zstd::stream::write::Encoder<'static, Sink<W>>),
+    Plain(Sink<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn sink(&mut self) -> &mut Sink<W> {
+        match self {
+            Encoder::Gz(e) => e.get_mut(),
+            Encoder::Zst(e) => e.get_mut(),
+            Encoder::Plain(s) => s,
+        }
+    }
+
+    fn finish(self) -> io::Result<W> {
+        let sink = match self {
+            Encoder::Gz(e) => e.finish()?,
+            Encoder::Zst(e) => e.finish()?,
+            Encoder::Plain(s) => s,
+        };
+        Ok(sink.inner)
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Gz(e) => e.write(buf),
+            Encoder::Zst(e) => e.write(buf),
+            Encoder::Plain(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Gz(e) => e.flush(),
+            Encoder::Zst(e) => e.flush(),
+            Encoder::Plain(s) => s.flush(),
+        }
+    }
+}
+
+/// Writes tar entries into a compressed stream.
+pub(crate) struct ArchiveWriter<W: Write> {
+    tar: tar::Builder<Encoder<W>>,
+}
+
+impl<W: Write> ArchiveWriter<W> {
+    /// Starts an archive on `out`. `threads` sizes zstd's own workers.
+    pub fn new(out: W, format: Format, level: i32, threads: usize) -> io::Result<Self> {
+        let sink = Sink {
+            inner: out,
+            open: true,
+        };
+        let encoder = match format {
+            Format::TarGz => Encoder::Gz(GzEncoder::new(sink, Compression::new(level as u32))),
+            Format::TarZst => {
+                let mut e = zstd::stream::write::Encoder::new(sink, level)?;
+                if threads > 1 {
+                    e.multithread(threads as u32)?;
+                }
+                Encoder::Zst(e)
+            }
+            Format::Tar => Encoder::Plain(sink),
+        };
+        Ok(ArchiveWriter {
+            tar: tar::Builder::new(encoder),
+        })
+    }
+
+    /// Appends one regular file of exactly `size` bytes read from `body`.
+    /// If `body` ends early, the error is returned and the archive must be
+    /// abandoned.
+    pub fn append(
+        &mut self,
+        path: &str,
+        size: u64,
+        mtime: u64,
+        body: &mut dyn Read,
+    ) -> io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        let mut exact = ExactReader {
+            inner: body.take(size),
+            left: size,
+        };
+        self.tar.append_data(&mut header, path, &mut exact)
+    }
+
+    /// Writes the end-of-archive blocks and finishes the encoder, checking
+    /// every error, and returns the output.
+    pub fn finish(self) -> io::Result<W> {
+        self.tar.into_inner()?.finish()
+    }
+
+    /// Drops the archive without completing it: nothing more reaches the output.
+    pub fn abandon(mut self) {
+        self.tar.get_mut().sink().open = false;
+    }
+}
+
+/// Fails instead of returning a short body, so that a header's size and its
+/// body can never disagree.
+struct ExactReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry body ended {} bytes early", self.left),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+        let mut archive = tar::Archive::new(&bytes[..]);
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().to_string_lossy().into_owned();
+                let mut body = Vec::new();
+                e.read_to_end(&mut body).unwrap();
+                (path, body)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn body_sizes_around_block_boundaries_round_trip() {
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        let long = format!("{}/file.log", "d".repeat(120));
+        for n in [0usize, 1, 511, 512, 513] {
+            let data = vec![b'x'; n];
+            w.append(&format!("f{n}"), n as u64, 0, &mut &data[..])
+                .unwrap();
+        }
+        w.append(&long, 3, 0, &mut &b"abc"[..]).unwrap();
+        let got = entries(w.finish().unwrap());
+        assert_eq!(got.len(), 6);
+        for (i, n) in [0usize, 1, 511, 512, 513].iter().enumerate() {
+            assert_eq!(got[i], (format!("f{n}"), vec![b'x'; *n]));
+        }
+        assert_eq!(got[5], (long, b"abc".to_vec()));
+    }
+
+    #[test]
+    fn short_body_is_an_error_not_a_corrupt_entry() {
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        let err = w.append("f", 10, 0, &mut &b"abc"[..]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn long_body_is_cut_at_the_header_size() {
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        w.append("f", 2, 0, &mut &b"abcdef"[..]).unwrap();
+        assert_eq!(
+            entries(w.finish().unwrap()),
+            vec![("f".to_string(), b"ab".to_vec())]
+        );
+    }
+
+    #[test]
+    fn abandoned_gzip_stream_is_not_completed() {
+        let mut out = Vec::new();
+        {
+            let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1).unwrap();
+            w.append("f", 3, 0, &mut &b"abc"[..]).unwrap();
+            w.abandon();
+        }
+        let mut d = flate2::read::GzDecoder::new(&out[..]);
+        assert!(
+            d.read_to_end(&mut Vec::new()).is_err(),
+            "an abandoned stream must not decode cleanly"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! The collection pipeline: readers on the engine's pool feed bounded
+//! per-file channels; one writer, on the caller's thread, takes the files in
+//! plan order and builds the archive.
+//!
+//! ```text
+//!  dispatcher thread ──(file i's receiver, bounded: WINDOW)──▶ writer (caller's thread)
+//!        │ spawn_fifo(read file i)                               ▲
+//!        ▼                                                       │
+//!  rayon pool workers ──(chunks of file i, bounded: CHUNKS_PER_FILE)┘
+//! ```
+//!
+//! Readers start in plan order (FIFO), so the file the writer waits for is
+//! always being read or already read: the bounded channels cannot deadlock.
+//! The writer never runs on a pool worker.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+
+use crossbeam_channel::{bounded, Receiver};
+use jiff::Timestamp;
+
+use crate::archive::ArchiveWriter;
+use crate::error::{Error, Result};
+use crate::manifest::{self, ChildJob, FileRecord, Manifest, Status};
+use crate::read::{self, Message, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
+use crate::request::Request;
+use crate::walk::{Plan, Skipped};
+use crate::{CancelToken, Engine};
+
+/// Files whose readers may run ahead of the writer, per pool thread.
+const WINDOW_PER_THREAD: usize = 2;
+
+/// Progress callback: `(done_bytes, total_bytes)`; return `false` to cancel.
+pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
+
+/// What the writer learnt about each component while archiving it.
+#[derive(Default)]
+struct ChildState {
+    start: Option<Timestamp>,
+    finish: Option<Timestamp>,
+    files: Vec<FileRecord>,
+    skipped: Vec<Skipped>,
+    errors: Vec<String>,
+}
+
+/// Tracks bytes for the progress callback and turns `false` into cancellation.
+struct Progress<'p, 'a> {
+    callback: Option<&'p mut ProgressFn<'a>>,
+    done: u64,
+    total: u64,
+    cancel: CancelToken,
+}
+
+impl Progress<'_, '_> {
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if let Some(cb) = self.callback.as_mut() {
+            if !cb(self.done.min(self.total), self.total) {
+                self.cancel.cancel();
+            }
+        }
+    }
+
+    fn complete(&mut self) {
+        let total = self.total.max(self.done);
+        if let Some(cb) = self.callback.as_mut() {
+            cb(total, total);
+        }
+    }
+}
+
+/// The body of one entry, pulled from its reader's channel.
+struct EntryBody<'r, 'p, 'a> {
+    rx: &'r Receiver<Message>,
+    chunk: Vec<u8>,
+    pos: usize,
+    outcome: Option<ReadOutcome>,
+    progress: &'r mut Progress<'p, 'a>,
+    cancelled: bool,
+}
+
+impl Read for EntryBody<'_, '_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.progress.cancel.is_cancelled() {
+                self.cancelled = true;
+                return Err(io::Error::other("cancelled"));
+            }
+            match self.rx.recv() {
+                Ok(Message::Data(chunk)) => {
+                    self.progress.advance(chunk.len() as u64);
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Ok(Message::End(outcome)) => {
+                    self.outcome = Some(outcome);
+                    return Ok(0);
+                }
+                Ok(_) | Err(_) => {
+                    // The reader stopped: cancelled, or it panicked.
+                    self.cancelled = self.progress.cancel.is_cancelled();
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+pub(crate) fn timestamp_string(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn new_job_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Runs the whole collection into `out` and returns the manifest and the output.
+pub(crate) fn run<W: Write>(
+    engine: &Engine,
+    request: &Request,
+    plan: &Plan,
+    created: Timestamp,
+    out: W,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<(Manifest, W)> {
+    let options = engine.options();
+    let cancel = engine.cancel_token();
+    let output_error = |source: io::Error| Error::Output {
+        target: "<writer>".into(),
+        source,
+    };
+    let mut archive = ArchiveWriter::new(out, options.format, options.level(), options.threads)
+        .map_err(output_error)?;
+    let mut progress = Progress {
+        callback: progress,
+        done: 0,
+        total: plan.total_bytes(),
+        cancel: cancel.clone(),
+    };
+    let mut states: HashMap<usize, ChildState> = HashMap::new();
+    let window = WINDOW_PER_THREAD * options.threads.max(1);
+
+    let written = std::thread::scope(|scope| -> Result<()> {
+        let (order_tx, order_rx) = bounded::<(usize, usize, Receiver<Message>)>(window);
+        let dispatcher_cancel = cancel.clone();
+        scope.spawn(move || {
+            for (ci, component) in plan.components.iter().enumerate() {
+                for (fi, file) in component.files.iter().enumerate() {
+                    if dispatcher_cancel.is_cancelled() {
+                        return;
+                    }
+                    let (tx, rx) = bounded(CHUNKS_PER_FILE);
+                    if order_tx.send((ci, fi, rx)).is_err() {
+                        return; // the writer stopped
+                    }
+                    let source = file.source.clone();
+                    let cancel = dispatcher_cancel.clone();
+                    engine
+                        .pool()
+                        .spawn_fifo(move || read::read_file(&source, &tx, &cancel));
+                }
+            }
+        });
+
+        for (ci, fi, rx) in order_rx.iter() {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let component = &plan.components[ci];
+            let file = &component.files[fi];
+            let state = states.entry(ci).or_default();
+            state.start.get_or_insert_with(Timestamp::now);
+            match rx.recv() {
+                Ok(Message::Start { size, mtime }) => {
+                    let path = format!("{}/{}", component.archive_dir, file.name);
+                    let mut body = EntryBody {
+                        rx: &rx,
+                        chunk: Vec::new(),
+                        pos: 0,
+                        outcome: None,
+                        progress: &mut progress,
+                        cancelled: false,
+                    };
+                    let appended = archive.append(&path, size, mtime, &mut body);
+                    if body.cancelled || cancel.is_cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    appended.map_err(output_error)?;
+                    let outcome = match body.outcome {
+                        Some(o) => o,
+                        // append_data stops at the header size, before End.
+                        None => match rx.recv() {
+                            Ok(Message::End(o)) => o,
+                            _ if cancel.is_cancelled() => return Err(Error::Cancelled),
+                            _ => {
+                                return Err(output_error(io::Error::other(format!(
+                                    "the reader of {} stopped unexpectedly",
+                                    file.source.display()
+                                ))))
+                            }
+                        },
+                    };
+                    if let Some(e) = &outcome.error {
+                        state.errors.push(e.clone());
+                    }
+                    state.files.push(FileRecord {
+                        name: file.name.clone(),
+                        source_bytes: size,
+                        archived_bytes: size,
+                        sha256: outcome.sha256,
+                        truncated: false,
+                        lines_dropped: 0,
+                        redactions: 0,
+                        notes: outcome.notes,
+                    });
+                }
+                Ok(Message::Unavailable(Unavailable::Vanished)) => state.skipped.push(Skipped {
+                    name: file.name.clone(),
+                    reason: "removed before it could be read (rotated away)".into(),
+                }),
+                Ok(Message::Unavailable(Unavailable::NotRegular(reason))) => {
+                    state.skipped.push(Skipped {
+                        name: file.name.clone(),
+                        reason,
+                    })
+                }
+                Ok(Message::Unavailable(Unavailable::Failed(e))) => state.errors.push(e),
+                Ok(_) | Err(_) => {
+                    if cancel.is_cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    state.errors.push(format!(
+                        "{}: the reader stopped unexpectedly",
+                        file.source.display()
+                    ));
+                }
+            }
+            state.finish = Some(Timestamp::now());
+        }
+        Ok(())
+    });
+
+    if let Err(e) = written {
+        archive.abandon();
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        archive.abandon();
+        return Err(Error::Cancelled);
+    }
+
+    let manifest = build_manifest(request, plan, created, states);
+    let json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serializes");
+    let finished = Timestamp::now().as_second().max(0) as u64;
+    let appended = archive.append(
+        manifest::MANIFEST_NAME,
+        json.len() as u64,
+        finished,
+        &mut &json[..],
+    );
+    if let Err(e) = appended {
+        archive.abandon();
+        return Err(output_error(e));
+    }
+    let out = archive.finish().map_err(output_error)?;
+    progress.complete();
+    Ok((manifest, out))
+}
+
+fn build_manifest(
+    request: &Request,
+    plan: &Plan,
+    created: Timestamp,
+    mut states: HashMap<usize, ChildState>,
+) -> Manifest {
+    let planned = timestamp_string(created);
+    let mut children = Vec::with_capacity(plan.components.len());
+    for (ci, c) in plan.components.iter().enumerate() {
+        let state = states.remove(&ci).unwrap_or_default();
+        let mut errors: Vec<String> = c.error.iter().cloned().collect();
+        errors.extend(state.errors);
+        let mut skipped = c.skipped.clone();
+        skipped.extend(state.skipped);
+        let bytes = state.files.iter().map(|f| f.archived_bytes).sum();
+        children.push(ChildJob {
+            host_name: c.host_name.clone(),
+            log_collection_type: c.log_type.as_str().to_string(),
+            path: c.archive_dir.clone(),
+            status: if errors.is_empty() {
+                Status::Success
+            } else {
+                Status::Failure
+            },
+            error_message: (!errors.is_empty()).then(|| errors.join("; ")),
+            start_date: state
+                .start
+                .map(timestamp_string)
+                .unwrap_or_else(|| planned.clone()),
+            finish_date: state
+                .finish
+                .map(timestamp_string)
+                .unwrap_or_else(|| planned.clone()),
+            uncompressed_disk_space_bytes: bytes,
+            files: state.files,
+            skipped,
+            notes: c.notes.clone(),
+        });
+    }
+    let failed = children.iter().any(|c| c.status == Status::Failure);
+    Manifest {
+        engine: manifest::Engine {
+            name: "logpack".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        id: new_job_id(),
+        status: if failed {
+            Status::Failure
+        } else {
+            Status::Success
+        },
+        creation_date: planned,
+        finish_date: timestamp_string(Timestamp::now()),
+        resource_type: request.resource_type.clone(),
+        resource_name: request.resource_name.clone(),
+        log_types: request
+            .log_types
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect(),
+        redacted: request.redacted,
+        size_requested_per_file_bytes: request.size_requested_per_file_bytes,
+        log_collection_from_date: request.from.map(|t| t.to_string()),
+        log_collection_to_date: request.to.map(|t| t.to_string()),
+        level: request.level.map(|l| format!("{l:?}").to_uppercase()),
+        uncompressed_size_total_bytes: children
+            .iter()
+            .map(|c| c.uncompressed_disk_space_bytes)
+            .sum(),
+        size_limit_hit: children.iter().flat_map(|c| &c.files).any(|f| f.truncated),
+        child_jobs: children,
+    }
+}
