@@ -715,11 +715,11 @@ mod tests {
         );
         assert_eq!(
             field_of(r#"{"hosts":[{"hostname":"h","agentLogDir":"a","colour":1}]}"#),
-            "hosts[0]"
+            "hosts[0].colour"
         );
         assert_eq!(
             field_of(&format!(r#"{{"hosts":[{h}],"levle":"WARN"}}"#)),
-            "request"
+            "levle"
         );
         assert_eq!(
             field_of(r#"{"hosts":[{"hostname":"../x","agentLogDir":"a"}]}"#),
