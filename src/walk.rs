@@ -10,11 +10,11 @@ use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::request::{Host, LogType, Process, Request};
+use crate::request::{archive_glob, Host, LogType, Process, Request};
 
 /// What a collection will read, component by component, in archive order.
 #[derive(Debug, Clone, Serialize)]
@@ -148,8 +148,68 @@ enum ComponentSpec<'a> {
 /// Plans every component of `request`, in parallel on the current rayon pool.
 pub(crate) fn plan(request: &Request) -> Plan {
     let specs = components(request);
-    let components = specs.par_iter().map(plan_component).collect();
+    let selection = Selection::new(request);
+    let components = specs
+        .par_iter()
+        .map(|spec| {
+            let mut c = plan_component(spec);
+            selection.apply(&mut c);
+            c
+        })
+        .collect();
     Plan { components }
+}
+
+/// The request's `include`/`exclude` globs on archive paths; exclude wins.
+struct Selection {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl Selection {
+    fn new(request: &Request) -> Selection {
+        let set = |patterns: &[String]| {
+            if patterns.is_empty() {
+                return None;
+            }
+            let mut b = GlobSetBuilder::new();
+            for p in patterns {
+                b.add(archive_glob(p).expect("patterns are checked when the request is parsed"));
+            }
+            Some(
+                b.build()
+                    .expect("patterns are checked when the request is parsed"),
+            )
+        };
+        Selection {
+            include: set(&request.include),
+            exclude: set(&request.exclude),
+        }
+    }
+
+    fn apply(&self, c: &mut ComponentPlan) {
+        if self.include.is_none() && self.exclude.is_none() {
+            return;
+        }
+        let dir = c.archive_dir.clone();
+        let (kept, dropped): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut c.files).into_iter().partition(|f| {
+                let path = format!("{dir}/{}", f.name);
+                let candidate = globset::Candidate::new(&path);
+                self.include
+                    .as_ref()
+                    .is_none_or(|s| s.is_match_candidate(&candidate))
+                    && !self
+                        .exclude
+                        .as_ref()
+                        .is_some_and(|s| s.is_match_candidate(&candidate))
+            });
+        c.files = kept;
+        c.skipped.extend(dropped.into_iter().map(|f| Skipped {
+            name: f.name,
+            reason: "not selected by the request's include/exclude globs".into(),
+        }));
+    }
 }
 
 fn plan_component(spec: &ComponentSpec<'_>) -> ComponentPlan {
