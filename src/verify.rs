@@ -101,13 +101,6 @@ pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
     for (path, file) in manifest.archived_files() {
         listed.insert(path, (file.archived_bytes, file.sha256.as_str()));
     }
-    if listed.len() != seen.len() {
-        return Err(corrupt(format!(
-            "{MANIFEST_NAME} lists {} files, the archive holds {}",
-            listed.len(),
-            seen.len()
-        )));
-    }
     let mut bytes = 0;
     for (name, size, sha) in &seen {
         let Some((want_size, want_sha)) = listed.get(name) else {
@@ -124,6 +117,19 @@ pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
             )));
         }
         bytes += size;
+    }
+    if seen.len() != listed.len() {
+        let present: std::collections::HashSet<&str> =
+            seen.iter().map(|(n, _, _)| n.as_str()).collect();
+        let missing = listed.keys().find(|p| !present.contains(p.as_str()));
+        return Err(corrupt(match missing {
+            Some(p) => format!("{p} is listed in {MANIFEST_NAME} but missing from the archive"),
+            None => format!(
+                "an entry appears twice in the archive ({} entries, {} listed)",
+                seen.len(),
+                listed.len()
+            ),
+        }));
     }
     let entries = seen.len();
     Ok(Verified {

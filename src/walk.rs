@@ -285,13 +285,16 @@ fn plan_component(spec: &ComponentSpec<'_>) -> ComponentPlan {
                 Some(&live),
             );
             if c.error.is_none() && c.files.is_empty() {
-                c.error = Some(format!(
-                    "{}: neither the live log nor a rotated sibling exists ({})",
-                    process.log_path.display(),
-                    match fs::symlink_metadata(&process.log_path) {
+                let why = match c.skipped.iter().find(|s| s.name == live) {
+                    Some(s) => s.reason.clone(),
+                    None => match fs::symlink_metadata(&process.log_path) {
                         Err(e) => e.to_string(),
-                        Ok(_) => "not a regular file".to_string(),
-                    }
+                        Ok(_) => "not selected".to_string(),
+                    },
+                };
+                c.error = Some(format!(
+                    "{}: neither the live log nor a rotated sibling can be collected ({why})",
+                    process.log_path.display()
                 ));
             }
             c
