@@ -101,18 +101,7 @@ fn expected_sample() -> BTreeMap<String, PathBuf> {
 }
 
 fn run_collect(out: &Path, fmt: Fmt) -> Run {
-    let req = sample_dir().join("request.json");
-    let run = logpack(&[
-        "collect".as_ref(),
-        req.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--format".as_ref(),
-        fmt.flag().as_ref(),
-        "--quiet".as_ref(),
-    ]);
-    assert_eq!(run.code, 0, "collect failed: {}", run.stderr);
-    run
+    collect_ok(&sample_dir().join("request.json"), out, fmt)
 }
 
 /// Everything the sample archive must satisfy, whatever its format.

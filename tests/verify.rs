@@ -24,16 +24,7 @@ fn collected(fmt: Fmt) -> (Tree, PathBuf) {
         }]
     }));
     let out = t.path(&format!("a.{}", fmt.flag()));
-    let run = logpack(&[
-        "collect".as_ref(),
-        req.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--format".as_ref(),
-        fmt.flag().as_ref(),
-        "--quiet".as_ref(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    collect_ok(&req, &out, fmt);
     (t, out)
 }
 

@@ -173,6 +173,21 @@ pub fn logpack<S: AsRef<OsStr>>(args: &[S]) -> Run {
 
 /// Runs `logpack ARGS`, killing it and failing the test if it has not
 /// finished after `limit`. Output goes through files in `scratch`.
+/// `logpack collect REQ -o OUT --format F --quiet`; asserts exit 0.
+pub fn collect_ok(req: &Path, out: &Path, fmt: Fmt) -> Run {
+    let run = logpack(&[
+        "collect".as_ref(),
+        req.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--format".as_ref(),
+        fmt.flag().as_ref(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "collect failed: {}", run.stderr);
+    run
+}
+
 pub fn logpack_within<S: AsRef<OsStr>>(args: &[S], scratch: &Path, limit: Duration) -> Run {
     let out_path = scratch.join("cli.stdout");
     let err_path = scratch.join("cli.stderr");
@@ -383,6 +398,14 @@ impl Fmt {
     }
 }
 
+fn lines_of(out: Vec<u8>) -> Vec<String> {
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 fn run_tool(mut cmd: Command) -> (Vec<u8>, String) {
     let shown = format!("{cmd:?}");
     let out = cmd
@@ -407,12 +430,7 @@ pub fn gnu_tar_list(archive: &Path, fmt: Fmt, verbose: bool) -> Vec<String> {
         cmd.arg(o);
     }
     cmd.arg(if verbose { "-tvf" } else { "-tf" }).arg(archive);
-    let (out, _) = run_tool(cmd);
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    lines_of(run_tool(cmd).0)
 }
 
 /// `tar -x` with GNU tar into `dest`; requires exit 0 and an empty stderr.
@@ -572,12 +590,7 @@ pub fn bsdtar_available() -> bool {
 pub fn bsdtar_list(archive: &Path) -> Vec<String> {
     let mut cmd = Command::new("bsdtar");
     cmd.arg("-tf").arg(archive);
-    let (out, _) = run_tool(cmd);
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    lines_of(run_tool(cmd).0)
 }
 
 /// `gzip -t`; requires exit 0 and an empty stderr.
