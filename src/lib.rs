@@ -27,7 +27,9 @@ pub mod manifest;
 mod output;
 mod pipeline;
 mod read;
+pub mod redact;
 pub mod request;
+pub mod select;
 pub mod verify;
 pub mod walk;
 
@@ -133,6 +135,9 @@ pub struct Report {
     pub manifest: Manifest,
     /// Where the archive was written, for [`Output::Path`].
     pub path: Option<PathBuf>,
+    /// With `redacted`: each token and the value it replaced. It is never
+    /// put in the archive; the CLI writes it beside it, mode 0600.
+    pub redaction_map: std::collections::BTreeMap<String, String>,
 }
 
 impl Report {
@@ -207,15 +212,58 @@ impl Engine {
             return Err(Error::Cancelled);
         }
         let created = jiff::Timestamp::now();
-        let plan = self.plan(request);
+        let redactor = request.redacted.then(|| {
+            let hosts: Vec<String> = request.hosts.iter().map(|h| h.hostname.clone()).collect();
+            redact::Redactor::with_random_key(&hosts)
+        });
+        let mut plan = self.plan(request);
+        if let Some(r) = &redactor {
+            redact_plan(&mut plan, request, r);
+        }
+        let selection = std::sync::Arc::new(select::Selection::from_request(request, redactor));
         let default_name = format!(
             "{}_{}.{}",
             request.archive_stem(),
             created.strftime("%Y%m%dT%H%M%SZ"),
             self.options.format.extension()
         );
-        output.write_with(&default_name, |sink| {
-            pipeline::run(self, request, &plan, created, sink, progress)
+        let (collected, path) = output.write_with(&default_name, |sink| {
+            pipeline::run(self, request, &plan, created, sink, &selection, progress)
+        })?;
+        Ok(Report {
+            manifest: collected.manifest,
+            path,
+            redaction_map: collected.tokens,
         })
+    }
+}
+
+/// Replaces host names in archive paths and in the manifest with their
+/// tokens, and source paths in messages with a token of the path.
+fn redact_plan(plan: &mut Plan, request: &Request, redactor: &redact::Redactor) {
+    for c in &mut plan.components {
+        for h in &request.hosts {
+            let token = redactor.token(redact::Kind::Host, &h.hostname);
+            if let Some(rest) = c.archive_dir.strip_prefix(h.hostname.as_str()) {
+                if rest.starts_with('/') {
+                    c.archive_dir = format!("{token}{rest}");
+                }
+            }
+            if let Some(rest) = c.host_name.strip_prefix(h.hostname.as_str()) {
+                if rest.is_empty() || rest.starts_with(':') {
+                    c.host_name = format!("{token}{rest}");
+                }
+            }
+        }
+        let dir = c.source_dir.display().to_string();
+        let dir_token = redactor.token(redact::Kind::Secret, &dir);
+        let scrub = |text: &str| text.replace(&dir, &dir_token);
+        c.error = c.error.as_deref().map(scrub);
+        for s in &mut c.skipped {
+            s.reason = scrub(&s.reason);
+        }
+        for n in &mut c.notes {
+            *n = scrub(n);
+        }
     }
 }

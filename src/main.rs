@@ -57,10 +57,10 @@ struct CollectArgs {
     /// Worker threads (default: available cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Overrides logCollectionFromDate (RFC 3339 or epoch seconds).
+    /// Overrides logCollectionFromDate: RFC 3339, epoch seconds, or a span before now (`2h`, `3d`).
     #[arg(long)]
     from: Option<String>,
-    /// Overrides logCollectionToDate (RFC 3339 or epoch seconds).
+    /// Overrides logCollectionToDate: RFC 3339, epoch seconds, or a span before now.
     #[arg(long)]
     to: Option<String>,
     /// Overrides level (FATAL, ERROR, WARN, INFO, DEBUG).
@@ -101,11 +101,20 @@ fn fail(e: &Error) -> u8 {
     }
 }
 
-/// A date flag as JSON: an integer is epoch seconds, anything else a string.
+/// A date flag as JSON: an integer is epoch seconds; a span such as `2h`,
+/// `90m` or `3d` means that long before now; anything else is passed on as
+/// an RFC 3339 string for the request validation to judge.
 fn date_value(s: &str) -> Value {
-    s.parse::<i64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::from(s))
+    if let Ok(secs) = s.parse::<i64>() {
+        return Value::from(secs);
+    }
+    if let Ok(span) = s.parse::<jiff::Span>() {
+        let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+        if let Ok(then) = now.checked_sub(span.abs()) {
+            return Value::from(then.timestamp().to_string());
+        }
+    }
+    Value::from(s)
 }
 
 fn collect(args: CollectArgs) -> u8 {
@@ -196,6 +205,26 @@ fn collect(args: CollectArgs) -> u8 {
         Err(e) => return fail(&e),
     };
     let m = &report.manifest;
+    if request.redacted {
+        let beside = report
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("logpack-{}", m.id)));
+        let map_path = PathBuf::from(format!("{}.redaction-map.json", beside.display()));
+        if let Err(e) = write_private(&map_path, &report.redaction_map) {
+            eprintln!(
+                "logpack: error: cannot write the redaction map {}: {e}",
+                map_path.display()
+            );
+            return EXIT_FATAL;
+        }
+        if !args.quiet {
+            eprintln!(
+                "logpack: redaction map (token -> value) in {}",
+                map_path.display()
+            );
+        }
+    }
     if args.json {
         println!(
             "{}",
@@ -228,6 +257,24 @@ fn collect(args: CollectArgs) -> u8 {
     } else {
         EXIT_PARTIAL
     }
+}
+
+/// Writes the token map with mode 0600, never world-readable even briefly.
+fn write_private(
+    path: &std::path::Path,
+    map: &std::collections::BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let json = serde_json::to_vec_pretty(map).expect("maps serialize");
+    f.write_all(&json)?;
+    f.sync_all()
 }
 
 fn print_plan(plan: &Plan) {

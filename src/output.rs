@@ -6,8 +6,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
-use crate::Report;
 
 /// The destination of an archive.
 pub enum Output<'a> {
@@ -31,39 +29,35 @@ impl Output<'_> {
         }
     }
 
-    pub(crate) fn write_with(
+    /// Runs `write` into this output; returns what it returned and, for a
+    /// path, where the archive went.
+    pub(crate) fn write_with<T>(
         self,
         default_name: &str,
-        write: impl FnOnce(&mut dyn Write) -> Result<(Manifest, &mut dyn Write)>,
-    ) -> Result<Report> {
+        write: impl FnOnce(&mut dyn Write) -> Result<(T, &mut dyn Write)>,
+    ) -> Result<(T, Option<PathBuf>)> {
         match self {
             Output::Writer(w) => {
-                let (manifest, w) = write(w)?;
+                let (made, w) = write(w)?;
                 w.flush().map_err(|source| Error::Output {
                     target: "<writer>".into(),
                     source,
                 })?;
-                Ok(Report {
-                    manifest,
-                    path: None,
-                })
+                Ok((made, None))
             }
             Output::Path(path) => {
                 let target = Output::resolve(&path, default_name);
-                let manifest = write_atomically(&target, write)?;
-                Ok(Report {
-                    manifest,
-                    path: Some(target),
-                })
+                let made = write_atomically(&target, write)?;
+                Ok((made, Some(target)))
             }
         }
     }
 }
 
-fn write_atomically(
+fn write_atomically<T>(
     target: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<(Manifest, &mut dyn Write)>,
-) -> Result<Manifest> {
+    write: impl FnOnce(&mut dyn Write) -> Result<(T, &mut dyn Write)>,
+) -> Result<T> {
     let fail = |source: std::io::Error| Error::Output {
         target: target.display().to_string(),
         source,
@@ -80,8 +74,8 @@ fn write_atomically(
         .tempfile_in(&dir)
         .map_err(fail)?;
     let mut buffered = BufWriter::with_capacity(256 * 1024, temp);
-    let manifest = match write(&mut buffered) {
-        Ok((manifest, _)) => manifest,
+    let made = match write(&mut buffered) {
+        Ok((made, _)) => made,
         Err(Error::Output { source, .. }) => return Err(fail(source)),
         Err(e) => return Err(e),
     };
@@ -89,5 +83,5 @@ fn write_atomically(
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(target).map_err(|e| fail(e.error))?;
     File::open(&dir).and_then(|d| d.sync_all()).map_err(fail)?;
-    Ok(manifest)
+    Ok(made)
 }

@@ -13,8 +13,9 @@
 //! always being read or already read: the bounded channels cannot deadlock.
 //! The writer never runs on a pool worker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
 use jiff::Timestamp;
@@ -22,8 +23,9 @@ use jiff::Timestamp;
 use crate::archive::ArchiveWriter;
 use crate::error::{Error, Result};
 use crate::manifest::{self, ChildJob, FileRecord, Manifest, Status};
-use crate::read::{self, Message, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
-use crate::request::Request;
+use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
+use crate::request::{LogType, Request};
+use crate::select::{self, Selection};
 use crate::walk::{Plan, Skipped};
 use crate::{CancelToken, Engine};
 
@@ -32,6 +34,13 @@ const WINDOW_PER_THREAD: usize = 2;
 
 /// Progress callback: `(done_bytes, total_bytes)`; return `false` to cancel.
 pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
+
+/// What a run produced besides the archive.
+pub(crate) struct Collected {
+    pub manifest: Manifest,
+    /// Redaction tokens and the values they replace.
+    pub tokens: BTreeMap<String, String>,
+}
 
 /// What the writer learnt about each component while archiving it.
 #[derive(Default)]
@@ -126,8 +135,9 @@ pub(crate) fn run<W: Write>(
     plan: &Plan,
     created: Timestamp,
     out: W,
+    selection: &Arc<Selection>,
     progress: Option<&mut ProgressFn<'_>>,
-) -> Result<(Manifest, W)> {
+) -> Result<(Collected, W)> {
     let options = engine.options();
     let cancel = engine.cancel_token();
     let output_error = |source: io::Error| Error::Output {
@@ -143,6 +153,7 @@ pub(crate) fn run<W: Write>(
         cancel: cancel.clone(),
     };
     let mut states: HashMap<usize, ChildState> = HashMap::new();
+    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
     let window = WINDOW_PER_THREAD * options.threads.max(1);
 
     let written = std::thread::scope(|scope| -> Result<()> {
@@ -150,6 +161,13 @@ pub(crate) fn run<W: Write>(
         let dispatcher_cancel = cancel.clone();
         scope.spawn(move || {
             for (ci, component) in plan.components.iter().enumerate() {
+                let ftdc = component.log_type == LogType::Ftdc;
+                let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
+                let spans = if ftdc {
+                    select::ftdc::spans(&names)
+                } else {
+                    Vec::new()
+                };
                 for (fi, file) in component.files.iter().enumerate() {
                     if dispatcher_cancel.is_cancelled() {
                         return;
@@ -158,11 +176,17 @@ pub(crate) fn run<W: Write>(
                     if order_tx.send((ci, fi, rx)).is_err() {
                         return; // the writer stopped
                     }
-                    let source = file.source.clone();
+                    let job = ReadJob {
+                        source: file.source.clone(),
+                        name: file.name.clone(),
+                        ftdc,
+                        span: spans.get(fi).copied().unwrap_or((None, None)),
+                        selection: selection.clone(),
+                    };
                     let cancel = dispatcher_cancel.clone();
                     engine
                         .pool()
-                        .spawn_fifo(move || read::read_file(&source, &tx, &cancel));
+                        .spawn_fifo(move || read::read_file(&job, &tx, &cancel));
                 }
             }
         });
@@ -176,8 +200,9 @@ pub(crate) fn run<W: Write>(
             let state = states.entry(ci).or_default();
             state.start.get_or_insert_with(Timestamp::now);
             match rx.recv() {
-                Ok(Message::Start { size, mtime }) => {
-                    let path = format!("{}/{}", component.archive_dir, file.name);
+                Ok(Message::Start { size, mtime, name }) => {
+                    let name = name.unwrap_or_else(|| file.name.clone());
+                    let path = format!("{}/{}", component.archive_dir, name);
                     let mut body = EntryBody {
                         rx: &rx,
                         chunk: Vec::new(),
@@ -208,15 +233,19 @@ pub(crate) fn run<W: Write>(
                     if let Some(e) = &outcome.error {
                         state.errors.push(e.clone());
                     }
+                    let picked = outcome.selection;
+                    tokens.extend(picked.tokens);
+                    let mut notes = picked.notes;
+                    notes.extend(outcome.notes);
                     state.files.push(FileRecord {
-                        name: file.name.clone(),
-                        source_bytes: size,
+                        name,
+                        source_bytes: outcome.source_bytes,
                         archived_bytes: size,
                         sha256: outcome.sha256,
-                        truncated: false,
-                        lines_dropped: 0,
-                        redactions: 0,
-                        notes: outcome.notes,
+                        truncated: picked.truncated,
+                        lines_dropped: picked.lines_dropped,
+                        redactions: picked.redactions,
+                        notes,
                     });
                 }
                 Ok(Message::Unavailable(Unavailable::Vanished)) => state.skipped.push(Skipped {
@@ -230,6 +259,12 @@ pub(crate) fn run<W: Write>(
                     })
                 }
                 Ok(Message::Unavailable(Unavailable::Failed(e))) => state.errors.push(e),
+                Ok(Message::Unavailable(Unavailable::NotSelected(reason))) => {
+                    state.skipped.push(Skipped {
+                        name: file.name.clone(),
+                        reason,
+                    })
+                }
                 Ok(_) | Err(_) => {
                     if cancel.is_cancelled() {
                         return Err(Error::Cancelled);
@@ -269,7 +304,7 @@ pub(crate) fn run<W: Write>(
     }
     let out = archive.finish().map_err(output_error)?;
     progress.complete();
-    Ok((manifest, out))
+    Ok((Collected { manifest, tokens }, out))
 }
 
 fn build_manifest(

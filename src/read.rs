@@ -8,13 +8,16 @@
 //! SIGBUS, which would kill the host process.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use sha2::{Digest, Sha256};
 
+use crate::select::text::{self, At, TextDecision};
+use crate::select::{ftdc, FileSelection, Selection};
 use crate::CancelToken;
 
 /// Bytes per chunk message. Memory in flight is bounded by
@@ -27,8 +30,13 @@ pub(crate) const CHUNKS_PER_FILE: usize = 4;
 /// What a reader tells the writer about one file, in this order:
 /// `Start`, `Data`*, `End` — or a single `Unavailable`.
 pub(crate) enum Message {
-    /// The file is open and its body will be exactly `size` bytes.
-    Start { size: u64, mtime: u64 },
+    /// The file is open and its body will be exactly `size` bytes, under
+    /// `name` when selection renamed it (a decompressed `.gz`).
+    Start {
+        size: u64,
+        mtime: u64,
+        name: Option<String>,
+    },
     /// The next bytes of the body.
     Data(Vec<u8>),
     /// The body is complete.
@@ -43,8 +51,10 @@ pub(crate) enum Unavailable {
     Vanished,
     /// Became something other than a regular file.
     NotRegular(String),
-    /// Could not be opened or stat'ed: the component fails.
+    /// Could not be opened, stat'ed or selected: the component fails.
     Failed(String),
+    /// Selection keeps nothing of it.
+    NotSelected(String),
 }
 
 /// The result of reading one file completely.
@@ -55,6 +65,24 @@ pub(crate) struct ReadOutcome {
     pub notes: Vec<String>,
     /// A read error: the rest of the body is zero-filled and the component fails.
     pub error: Option<String>,
+    /// Size of the source when it was opened.
+    pub source_bytes: u64,
+    /// What selection did to the file.
+    pub selection: FileSelection,
+}
+
+/// One file for a reader.
+pub(crate) struct ReadJob {
+    /// The path to open.
+    pub source: PathBuf,
+    /// Its name in the archive.
+    pub name: String,
+    /// FTDC: binary, cut only between BSON documents.
+    pub ftdc: bool,
+    /// The time span of an FTDC file, from the names in its directory.
+    pub span: (Option<i64>, Option<i64>),
+    /// What the request selects.
+    pub selection: Arc<Selection>,
 }
 
 fn open_no_block(path: &Path) -> io::Result<File> {
@@ -67,9 +95,10 @@ fn open_no_block(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Reads `path` and sends its messages on `tx`. Stops quietly when the
-/// writer hangs up or the run is cancelled.
-pub(crate) fn read_file(path: &Path, tx: &Sender<Message>, cancel: &CancelToken) {
+/// Reads a job's file and sends its messages on `tx`. Stops quietly when
+/// the writer hangs up or the run is cancelled.
+pub(crate) fn read_file(job: &ReadJob, tx: &Sender<Message>, cancel: &CancelToken) {
+    let path = job.source.as_path();
     let send = |m| tx.send(m).is_ok();
     let mut file = match open_no_block(path) {
         Ok(f) => f,
@@ -103,9 +132,37 @@ pub(crate) fn read_file(path: &Path, tx: &Sender<Message>, cancel: &CancelToken)
     }
     advise_sequential(&file);
     let size = meta.len();
+    let mtime = meta.mtime().max(0) as u64;
+    if job.selection.is_active() {
+        let mtime_ms = meta.mtime().saturating_mul(1000);
+        match decide(&file, job, size, mtime_ms, cancel) {
+            Ok(Decision::Whole) => {}
+            Ok(Decision::Skip(reason)) => {
+                send(Message::Unavailable(Unavailable::NotSelected(reason)));
+                return;
+            }
+            Ok(Decision::Select {
+                len,
+                body,
+                selection,
+            }) => {
+                stream_selected(&file, job, size, mtime, len, body, selection, tx, cancel);
+                return;
+            }
+            Err(_) if cancel.is_cancelled() => return,
+            Err(e) => {
+                send(Message::Unavailable(Unavailable::Failed(format!(
+                    "{}: {e}",
+                    path.display()
+                ))));
+                return;
+            }
+        }
+    }
     if !send(Message::Start {
         size,
-        mtime: meta.mtime().max(0) as u64,
+        mtime,
+        name: None,
     }) {
         return;
     }
@@ -162,7 +219,207 @@ pub(crate) fn read_file(path: &Path, tx: &Sender<Message>, cancel: &CancelToken)
         sha256: hex::encode(hasher.finalize()),
         notes,
         error,
+        source_bytes: size,
+        selection: FileSelection::default(),
     }));
+}
+
+/// What selection makes of one opened file.
+enum Decision {
+    Whole,
+    Skip(String),
+    Select {
+        len: u64,
+        body: Body,
+        selection: FileSelection,
+    },
+}
+
+/// How a selected body is produced.
+enum Body {
+    Text(text::TextPlan),
+    /// A byte range of the source, as it is (an FTDC tail).
+    Range(u64, u64),
+}
+
+fn decide(
+    file: &File,
+    job: &ReadJob,
+    size: u64,
+    mtime_ms: i64,
+    cancel: &CancelToken,
+) -> io::Result<Decision> {
+    let sel = &job.selection;
+    if !job.ftdc {
+        return Ok(
+            match text::plan(file, &job.name, size, mtime_ms, sel, cancel)? {
+                TextDecision::Whole => Decision::Whole,
+                TextDecision::Skip(reason) => Decision::Skip(reason),
+                TextDecision::Select(plan) => Decision::Select {
+                    len: plan.len,
+                    selection: plan.selection.clone(),
+                    body: Body::Text(plan),
+                },
+            },
+        );
+    }
+    if sel.redactor.is_some() {
+        return Ok(Decision::Skip("binary FTDC cannot be redacted".into()));
+    }
+    if sel.has_time() && !sel.may_overlap(job.span.0, job.span.1) {
+        return Ok(Decision::Skip(
+            "its time span lies outside the requested time range".into(),
+        ));
+    }
+    match sel.cap {
+        Some(cap) if size > cap => match ftdc::tail_start(file, size, cap)? {
+            Some(start) => Ok(Decision::Select {
+                len: size - start,
+                body: Body::Range(start, size),
+                selection: FileSelection {
+                    truncated: true,
+                    notes: vec![format!(
+                        "kept the newest {} of {size} bytes, whole BSON documents",
+                        size - start
+                    )],
+                    ..FileSelection::default()
+                },
+            }),
+            None => Ok(Decision::Skip(
+                "not even one BSON document fits in sizeRequestedPerFileBytes".into(),
+            )),
+        },
+        _ => Ok(Decision::Whole),
+    }
+}
+
+/// Sends a selected body of exactly `len` bytes, whatever the source does
+/// between the passes that sized it and the pass that streams it.
+#[allow(clippy::too_many_arguments)]
+fn stream_selected(
+    file: &File,
+    job: &ReadJob,
+    size: u64,
+    mtime: u64,
+    len: u64,
+    body: Body,
+    mut selection: FileSelection,
+    tx: &Sender<Message>,
+    cancel: &CancelToken,
+) {
+    if tx
+        .send(Message::Start {
+            size: len,
+            mtime,
+            name: selection.name.clone(),
+        })
+        .is_err()
+    {
+        return;
+    }
+    let mut out = ChunkWriter {
+        tx,
+        cancel,
+        hasher: Sha256::new(),
+        buf: Vec::with_capacity(CHUNK_SIZE),
+        written: 0,
+        len,
+    };
+    let streamed = match &body {
+        Body::Text(plan) => text::write(file, plan, &job.selection, cancel, &mut out),
+        Body::Range(start, end) => io::copy(&mut At::new(file, *start, *end), &mut out).map(|_| ()),
+    };
+    let mut error = None;
+    if let Err(e) = streamed {
+        if cancel.is_cancelled() || out.hung_up() {
+            return;
+        }
+        error = Some(format!(
+            "{}: read failed: {e}; the rest of the entry is zero-filled",
+            job.source.display()
+        ));
+    }
+    let short = len - out.written.min(len);
+    if short > 0 && error.is_none() {
+        selection.notes.push(format!(
+            "changed while it was read; zero-padded the last {short} bytes"
+        ));
+    }
+    let Some(sha256) = out.finish() else { return };
+    let _ = tx.send(Message::End(ReadOutcome {
+        sha256,
+        notes: std::mem::take(&mut selection.notes),
+        error,
+        source_bytes: size,
+        selection,
+    }));
+}
+
+/// Chunks a selected body onto the channel: exactly `len` bytes, cut or
+/// zero-padded, hashed as sent.
+struct ChunkWriter<'a> {
+    tx: &'a Sender<Message>,
+    cancel: &'a CancelToken,
+    hasher: Sha256,
+    buf: Vec<u8>,
+    written: u64,
+    len: u64,
+}
+
+impl ChunkWriter<'_> {
+    fn hung_up(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn flush_chunk(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if self.cancel.is_cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
+        self.hasher.update(&chunk);
+        self.tx
+            .send(Message::Data(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "writer stopped"))
+    }
+
+    /// Pads to `len`, sends the rest; `None` when the writer hung up.
+    fn finish(mut self) -> Option<String> {
+        while self.written < self.len {
+            let n = (self.len - self.written).min((CHUNK_SIZE - self.buf.len()) as u64) as usize;
+            self.buf.resize(self.buf.len() + n, 0);
+            self.written += n as u64;
+            if self.buf.len() == CHUNK_SIZE {
+                self.flush_chunk().ok()?;
+            }
+        }
+        self.flush_chunk().ok()?;
+        Some(hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl Write for ChunkWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // Past the planned size: the source grew between passes; cut.
+        let room = (self.len - self.written) as usize;
+        let mut rest = &data[..data.len().min(room)];
+        while !rest.is_empty() {
+            let n = rest.len().min(CHUNK_SIZE - self.buf.len());
+            self.buf.extend_from_slice(&rest[..n]);
+            self.written += n as u64;
+            rest = &rest[n..];
+            if self.buf.len() == CHUNK_SIZE {
+                self.flush_chunk()?;
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads until `buf` is full or EOF; returns the bytes read.

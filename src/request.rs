@@ -306,34 +306,7 @@ impl Request {
             };
             Error::invalid(field, e.into_inner().to_string())
         })?;
-        let request = validate(raw, &absolute(base_dir))?;
-        request.ensure_supported()?;
-        Ok(request)
-    }
-
-    /// Refuses fields that are valid but not applied by this version, rather
-    /// than silently archiving more (or, for `redacted`, more revealing) data
-    /// than was asked for.
-    fn ensure_supported(&self) -> Result<()> {
-        let unsupported = [
-            ("logCollectionFromDate", self.from.is_some()),
-            ("logCollectionToDate", self.to.is_some()),
-            ("level", self.level.is_some()),
-            (
-                "sizeRequestedPerFileBytes",
-                self.size_requested_per_file_bytes.is_some(),
-            ),
-            ("redacted", self.redacted),
-        ];
-        match unsupported.iter().find(|(_, set)| *set) {
-            None => Ok(()),
-            Some((field, _)) => Err(Error::invalid(
-                *field,
-                "is valid but not supported yet by this version of logpack \
-                 (time, severity and size selection and redaction are not implemented); \
-                 remove it to collect the files whole",
-            )),
-        }
+        validate(raw, &absolute(base_dir))
     }
 
     /// The default archive name stem: `logs_<resourceName or first host>`,
@@ -779,18 +752,12 @@ mod tests {
     #[test]
     fn dates_levels_and_om_only_name() {
         let json = r#"{"hosts":[{"hostname":"om","omLogDir":"/om"}],"logCollectionFromDate":1763683200,"logCollectionToDate":"2026-11-21T10:00:00+01:00","level":"warning"}"#;
-        let raw = serde_json::from_str(json).unwrap();
-        let r = validate(raw, Path::new("/base")).unwrap();
+        let r = parse(json).unwrap();
         assert_eq!(r.from.unwrap().as_second(), 1763683200);
         assert_eq!(r.to.unwrap().to_string(), "2026-11-21T09:00:00Z");
         assert_eq!(r.level, Some(Level::Warn));
         assert_eq!(r.archive_stem(), "om-logs");
         assert_eq!(r.log_types.len(), 4);
-        let err = parse(json).unwrap_err().to_string();
-        assert!(
-            err.starts_with("logCollectionFromDate: is valid but not supported yet"),
-            "{err}"
-        );
     }
 
     #[test]

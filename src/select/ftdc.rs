@@ -1,0 +1,123 @@
+//! Selecting FTDC files: by the time span their names give, and cut only
+//! between their length-prefixed BSON documents.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+/// The start of an FTDC file from its name, `metrics.2026-11-20T10-00-00Z-00000`.
+pub fn start_from_name(name: &str) -> Option<i64> {
+    let rest = name.rsplit('/').next()?.strip_prefix("metrics.")?;
+    let stamp = rest.get(..20)?; // 2026-11-20T10-00-00Z
+    let b = stamp.as_bytes();
+    if b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let text = format!(
+        "{}T{}:{}:{}Z",
+        &stamp[..10],
+        &stamp[11..13],
+        &stamp[14..16],
+        &stamp[17..19]
+    );
+    text.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// The time span of each file of one `diagnostic.data` directory, in the
+/// given (archive) order: a dated file runs until the next dated file
+/// starts; the last one, and `metrics.interim`, run until now.
+pub fn spans(names: &[&str]) -> Vec<(Option<i64>, Option<i64>)> {
+    let starts: Vec<Option<i64>> = names.iter().map(|n| start_from_name(n)).collect();
+    let mut dated: Vec<i64> = starts.iter().flatten().copied().collect();
+    dated.sort_unstable();
+    starts
+        .iter()
+        .map(|start| match start {
+            Some(s) => (Some(*s), dated.iter().find(|&&d| d > *s).copied()),
+            // interim and unknown names: from the newest dated start, open-ended.
+            None => (dated.last().copied(), None),
+        })
+        .collect()
+}
+
+/// Where to start so that at most `cap` bytes of whole documents remain:
+/// the first document boundary `b` with `size - b <= cap`. `None` when not
+/// even the last document fits.
+pub fn tail_start(file: &File, size: u64, cap: u64) -> io::Result<Option<u64>> {
+    if size <= cap {
+        return Ok(Some(0));
+    }
+    let threshold = size - cap;
+    let mut at = 0u64;
+    while at + 4 <= size {
+        if at >= threshold {
+            return Ok(Some(at));
+        }
+        let mut len = [0u8; 4];
+        file.read_exact_at(&mut len, at)?;
+        let len = u32::from_le_bytes(len) as u64;
+        if len < 5 || at + len > size {
+            // Not a document boundary (corrupt or being written): what
+            // follows cannot be cut safely.
+            return Ok(None);
+        }
+        at += len;
+    }
+    Ok((at >= threshold && at < size).then_some(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn doc(n: usize) -> Vec<u8> {
+        let mut d = ((n + 5) as u32).to_le_bytes().to_vec();
+        d.extend(std::iter::repeat_n(b'x', n));
+        d.push(0);
+        d
+    }
+
+    #[test]
+    fn names_give_spans() {
+        let names = [
+            "metrics.2026-11-19T10-00-00Z-00000",
+            "metrics.2026-11-20T10-00-00Z-00000",
+            "metrics.interim",
+        ];
+        let s = spans(&names);
+        let t = |x: &str| x.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        assert_eq!(
+            s[0],
+            (
+                Some(t("2026-11-19T10:00:00Z")),
+                Some(t("2026-11-20T10:00:00Z"))
+            )
+        );
+        assert_eq!(s[1], (Some(t("2026-11-20T10:00:00Z")), None));
+        assert_eq!(s[2], (Some(t("2026-11-20T10:00:00Z")), None));
+    }
+
+    #[test]
+    fn cap_cuts_between_documents() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let docs = [doc(10), doc(20), doc(30)];
+        for d in &docs {
+            f.write_all(d).unwrap();
+        }
+        let size = docs.iter().map(|d| d.len() as u64).sum::<u64>();
+        let last = docs[2].len() as u64;
+        assert_eq!(
+            tail_start(f.as_file(), size, last).unwrap(),
+            Some(size - last)
+        );
+        assert_eq!(
+            tail_start(f.as_file(), size, last + 10).unwrap(),
+            Some(size - last)
+        );
+        assert_eq!(tail_start(f.as_file(), size, last - 1).unwrap(), None);
+        assert_eq!(tail_start(f.as_file(), size, size).unwrap(), Some(0));
+    }
+}
