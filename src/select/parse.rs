@@ -217,6 +217,16 @@ impl LineParser {
     }
 
     fn json_generic(&mut self, line: &[u8], allow_wrapper: bool) -> Option<EntryStart> {
+        // The wrapper as jq writes it: `{"logType":"…","contents":"…`. Going
+        // straight to `contents` saves skipping its (up to 11 KB) escaped value.
+        if let (true, Some(rest)) = (allow_wrapper, line.strip_prefix(b"{\"logType\":\"")) {
+            let close = memchr::memchr(b'"', &rest[..rest.len().min(64)]);
+            if let Some(contents) =
+                close.and_then(|q| rest[q..].strip_prefix(b"\",\"contents\":\""))
+            {
+                return self.wrapped(contents);
+            }
+        }
         let mut f = JsonFields::default();
         for (key, value) in Members::new(line).take(64) {
             let slot = match key {
@@ -273,27 +283,22 @@ impl LineParser {
             });
         }
         if let (true, Some(_), Some(contents)) = (allow_wrapper, f.log_type, f.contents) {
-            let mut buf = [0u8; WRAPPED_PREFIX];
-            let n = unescape_prefix(contents.strip_prefix(b"\"")?, &mut buf);
-            let inner = self.classify(&buf[..n], false)?;
-            inner.millis?; // only dotnet lacks a time, and dotnet is never wrapped
-            return Some(EntryStart {
-                format: LineFormat::K8sWrapped,
-                ..inner
-            });
+            return self.wrapped(contents.strip_prefix(b"\"")?);
         }
         None
     }
-}
 
-impl Default for LineParser {
-    /// A parser whose first ctime line is given the current UTC year.
-    fn default() -> Self {
-        LineParser::new(
-            jiff::Timestamp::now()
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .year() as i32,
-        )
+    /// Classifies the Kubernetes wrapper's inner line; `contents` starts
+    /// after the opening quote of its escaped value.
+    fn wrapped(&mut self, contents: &[u8]) -> Option<EntryStart> {
+        let mut buf = [0u8; WRAPPED_PREFIX];
+        let n = unescape_prefix(contents, &mut buf);
+        let inner = self.classify(&buf[..n], false)?;
+        inner.millis?; // only dotnet lacks a time, and dotnet is never wrapped
+        Some(EntryStart {
+            format: LineFormat::K8sWrapped,
+            ..inner
+        })
     }
 }
 
@@ -912,15 +917,13 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
 fn unescape_prefix(s: &[u8], out: &mut [u8]) -> usize {
     let (mut i, mut o) = (0, 0);
     while i < s.len() && o + 4 <= out.len() {
-        let c = s[i];
-        if c == b'"' {
+        // Copy the run up to the next quote or backslash in one go.
+        let run = memchr::memchr2(b'"', b'\\', &s[i..]).unwrap_or(s.len() - i);
+        let take = run.min(out.len() - 4 - o);
+        out[o..o + take].copy_from_slice(&s[i..i + take]);
+        (i, o) = (i + take, o + take);
+        if take < run || i == s.len() || s[i] == b'"' {
             break;
-        }
-        if c != b'\\' {
-            out[o] = c;
-            o += 1;
-            i += 1;
-            continue;
         }
         let Some(&e) = s.get(i + 1) else { break };
         i += 2;
@@ -1636,6 +1639,8 @@ mod tests {
             wrap("agent-launcher-script", "Starting agent..."),
             wrap("mongodb", ""),
             wrap("mongodb", &wrap("mongodb", inner)),
+            // Found by proptest: a wrapped dotnet record would carry no time.
+            wrap("mongodb", r#"{"Timestamp":"","LogLevel":"Warning"}"#),
             r#"{"logType":"mongodb","contents":42}"#.to_string(),
             r#"{"logType":"mongodb","contents":"{\"t\":{\"$date\":\"2026-05-19T14:18"#.to_string(),
             "Defaulted container \"mongodb-enterprise-database\" out of: mongodb-enterprise-database, mongodb-kubernetes-init-database (init)".to_string(),
@@ -1673,7 +1678,7 @@ mod tests {
                 let n = unescape_prefix(&j.as_bytes()[1..], &mut out);
                 let want = s.as_bytes();
                 assert!(
-                    n <= want.len() && n + 4 > want.len().min(WRAPPED_PREFIX),
+                    n <= want.len() && n + 4 >= want.len().min(WRAPPED_PREFIX),
                     "{n} of {}",
                     want.len()
                 );

@@ -351,12 +351,6 @@ fn source_reader<'f>(file: &'f File, gz: bool, range: (u64, u64)) -> Box<dyn Buf
     }
 }
 
-fn year_of(ms: i64) -> i32 {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).year() as i32)
-        .unwrap_or(1970)
-}
-
 /// Reads up to [`PROBE`] bytes at `pos` (fewer at the end of the file).
 fn read_block(file: &File, pos: u64, end: u64) -> io::Result<Vec<u8>> {
     let len = (end.saturating_sub(pos)).min(PROBE as u64) as usize;
@@ -374,8 +368,7 @@ fn read_block(file: &File, pos: u64, end: u64) -> io::Result<Vec<u8>> {
 
 /// The first entry starting at a line boundary at or after `pos`:
 /// `(line offset, millis)`. Looks at most a few probe blocks ahead.
-fn entry_at_or_after(file: &File, pos: u64, end: u64, year: i32) -> io::Result<Option<(u64, i64)>> {
-    let mut parser = LineParser::new(year);
+fn entry_at_or_after(file: &File, pos: u64, end: u64, year: Ctime) -> io::Result<Option<(u64, i64)>> {
     let mut at = pos;
     let mut need_boundary = pos > 0;
     if need_boundary {
@@ -410,7 +403,7 @@ fn entry_at_or_after(file: &File, pos: u64, end: u64, year: i32) -> io::Result<O
             let Some(nl) = memchr(b'\n', &block[i..]) else {
                 if at + block.len() as u64 >= end {
                     // The last line of the file, without a newline.
-                    if let Some(e) = parser.parse(trim_eol(&block[i..])) {
+                    if let Some(e) = year.probe(trim_eol(&block[i..])) {
                         if let Some(ms) = e.millis {
                             return Ok(Some((at + i as u64, ms)));
                         }
@@ -419,7 +412,7 @@ fn entry_at_or_after(file: &File, pos: u64, end: u64, year: i32) -> io::Result<O
                 }
                 break;
             };
-            if let Some(e) = parser.parse(&block[i..i + nl]) {
+            if let Some(e) = year.probe(&block[i..i + nl]) {
                 if let Some(ms) = e.millis {
                     return Ok(Some((at + i as u64, ms)));
                 }
@@ -438,10 +431,9 @@ fn entry_at_or_after(file: &File, pos: u64, end: u64, year: i32) -> io::Result<O
 }
 
 /// The timestamp of the last entry of a plain file, from its tail.
-fn last_entry_millis(file: &File, size: u64, year: i32) -> io::Result<Option<i64>> {
+fn last_entry_millis(file: &File, size: u64, year: Ctime) -> io::Result<Option<i64>> {
     let start = size.saturating_sub(PROBE as u64);
     let block = read_block(file, start, size)?;
-    let mut parser = LineParser::new(year);
     let body = if start > 0 {
         match memchr(b'\n', &block) {
             Some(i) => &block[i + 1..],
@@ -452,7 +444,7 @@ fn last_entry_millis(file: &File, size: u64, year: i32) -> io::Result<Option<i64
     };
     let mut last = None;
     for line in body.split(|&b| b == b'\n') {
-        if let Some(ms) = parser.parse(trim_eol(line)).and_then(|e| e.millis) {
+        if let Some(ms) = year.probe(trim_eol(line)).and_then(|e| e.millis) {
             last = Some(ms);
         }
     }
@@ -461,7 +453,7 @@ fn last_entry_millis(file: &File, size: u64, year: i32) -> io::Result<Option<i64
 
 /// The offset of the first line whose entry is at or after `target`,
 /// assuming timestamps grow through the file (up to the caller's margin).
-fn bisect(file: &File, size: u64, target: i64, year: i32) -> io::Result<u64> {
+fn bisect(file: &File, size: u64, target: i64, year: Ctime) -> io::Result<u64> {
     let (mut lo, mut hi) = (0u64, size);
     while hi - lo > PROBE as u64 {
         let mid = lo + (hi - lo) / 2;
@@ -481,20 +473,49 @@ fn bisect(file: &File, size: u64, target: i64, year: i32) -> io::Result<u64> {
     }
 }
 
-/// The ctime year for a file: its mtime's year, one less when the months go
-/// backwards between the first and last lines (the file spans a new year).
-fn ctime_year(file: &File, size: u64, mtime_ms: i64, gz: bool) -> i32 {
-    let year = year_of(mtime_ms);
-    if gz {
-        return year;
+/// Years for ctime lines, which carry none.
+#[derive(Debug, Clone, Copy)]
+struct Ctime {
+    /// The year of the file's first ctime line.
+    start: i32,
+    /// The month of the file's first ctime line.
+    first_month: Option<u32>,
+}
+
+impl Ctime {
+    /// For a file: the year of its mtime, one less when its last line's
+    /// month is later than the mtime's, and one less again when the months
+    /// go backwards between its first and last lines (it spans a new year).
+    fn of_file(file: &File, size: u64, mtime_ms: i64, gz: bool) -> Ctime {
+        let mtime = jiff::Timestamp::from_millisecond(mtime_ms)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(jiff::tz::TimeZone::UTC);
+        let head = read_block(file, 0, size).unwrap_or_default();
+        let first_month = head.split(|&b| b == b'\n').find_map(ctime_month);
+        let mut start = mtime.year() as i32;
+        if !gz {
+            let tail = read_block(file, size.saturating_sub(PROBE as u64), size).unwrap_or_default();
+            let last = tail.split(|&b| b == b'\n').filter_map(ctime_month).last();
+            if last.is_some_and(|l| l > mtime.month() as u32) {
+                start -= 1;
+            }
+            if let (Some(f), Some(l)) = (first_month, last) {
+                if l < f {
+                    start -= 1;
+                }
+            }
+        }
+        Ctime { start, first_month }
     }
-    let head = read_block(file, 0, size).unwrap_or_default();
-    let tail = read_block(file, size.saturating_sub(PROBE as u64), size).unwrap_or_default();
-    let first = head.split(|&b| b == b'\n').find_map(ctime_month);
-    let last = tail.split(|&b| b == b'\n').filter_map(ctime_month).last();
-    match (first, last) {
-        (Some(f), Some(l)) if l < f => year - 1,
-        _ => year,
+
+    /// Parses a line met at an arbitrary offset: a ctime month before the
+    /// first line's month means the file has crossed into the next year.
+    fn probe(&self, line: &[u8]) -> Option<super::parse::EntryStart> {
+        let year = match (ctime_month(line), self.first_month) {
+            (Some(m), Some(f)) if m < f => self.start + 1,
+            _ => self.start,
+        };
+        LineParser::new(year).parse(line)
     }
 }
 
@@ -548,7 +569,7 @@ pub fn plan(
         }));
     }
 
-    let year = ctime_year(file, size, mtime_ms, gz);
+    let year = Ctime::of_file(file, size, mtime_ms, gz);
     let mut range = (0, size);
     let large = size >= EXACT_SCAN_BELOW;
     if sel.has_time() && large {
@@ -588,7 +609,7 @@ pub fn plan(
     }
 
     // Pass 1: what the filter keeps.
-    let mut counter = Filter::new(sel, year, None);
+    let mut counter = Filter::new(sel, year.start, None);
     {
         let mut reader = source_reader(file, gz, range);
         for_each_line(&mut reader, cancel, &mut |p, s| {
@@ -629,7 +650,7 @@ pub fn plan(
             threshold,
             cut: None,
         };
-        let mut again = Filter::new(sel, year, Some(preamble_keep));
+        let mut again = Filter::new(sel, year.start, Some(preamble_keep));
         let mut reader = source_reader(file, gz, range);
         for_each_line(&mut reader, cancel, &mut |p, s| {
             again.piece(p, s, &mut finder)
@@ -647,7 +668,7 @@ pub fn plan(
         selection,
         gz,
         range,
-        ctime_year: year,
+        ctime_year: year.start,
         preamble_keep,
         skip,
         filter,
