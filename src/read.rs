@@ -237,7 +237,7 @@ enum Decision {
 
 /// How a selected body is produced.
 enum Body {
-    Text(text::TextPlan),
+    Text(Box<text::TextPlan>),
     /// A byte range of the source, as it is (an FTDC tail).
     Range(u64, u64),
 }
@@ -258,7 +258,7 @@ fn decide(
                 TextDecision::Select(plan) => Decision::Select {
                     len: plan.len,
                     selection: plan.selection.clone(),
-                    body: Body::Text(plan),
+                    body: Body::Text(Box::new(plan)),
                 },
             },
         );

@@ -15,12 +15,11 @@
 //! | [`Kind::Host`] | The request's host names anywhere (also inside `metrics.monitor-db1.example.net:27017.info`); FQDNs (heuristic below); hosts of URLs and connection strings; values of host keys (`"host"`, `"hostAndPort"`, `"syncSource"`, `host=`, …). | `db1.example.net:27017` → `host-…:27017` |
 //! | [`Kind::Email`] | `local@domain.tld` anywhere. | `"email":"email-…"` |
 //! | [`Kind::Namespace`] | Values of `"ns"`, `"namespace"`, `"nss"` (logv2 and audit JSON, and `ns: "…"` in legacy text); legacy `command db.coll`, `query db.coll`, `getmore`, `update`, `insert`, `remove`, `createCollection:`, `on:`; database keys (`"db"`, `"$db"`, `"authenticationDatabase"`); collection keys (`"collection"`, and command names such as `"find"`, `"insert"`, `"aggregate"`). The database and the collection get one token each, the dot is kept: `testdb.robots` → `ns-….ns-…`, so that `"find":"robots"` gets the same collection token. | |
-//! | [`Kind::User`] | User in connection strings and URLs (`mongodb://user:pass@`), `"user"`, `"principalName"`, `"userName"` values, legacy `principal <name>`, `user@db`, the user part of `"saslSupportedMechs":"db.user"`, home directories `/home/<user>/`, `/Users/<user>/`. | |
+//! | [`Kind::User`] | User in connection strings and URLs (`mongodb://user:pass@`), `"user"`, `"principalName"`, `"userName"` values, legacy `principal <name>`, `user@db` and `user@` (2.6 and SASL messages), the user part of `"saslSupportedMechs":"db.user"`, home directories `/home/<user>/`, `/Users/<user>/`. | |
 //! | [`Kind::Secret`] | Password in connection strings and URLs (and `user:pass@host` without a scheme), values of `"pwd"`, `"password"`, `"secret"`, `"apiKey"`…, and `password=…`, `pwd: …` in text. | |
 //!
 //! Kept on purpose, because they identify nothing and a support engineer
-//! needs them: loopback and unspecified addresses (`127.0.0.0/8`, `0.0.0.0`,
-//! `::1`, `::`), `localhost`, the system databases `admin`, `local`, `config`
+//! needs them: the word `localhost`, the system databases `admin`, `local`, `config`
 //! with their internal collections (`local.oplog.rs`, `config.system.sessions`,
 //! `admin.$cmd`), the `$cmd` pseudo-collection and `system.*` collections of
 //! user databases (`system.buckets.` keeps its prefix: `ns-….system.buckets.ns-…`),
@@ -48,7 +47,14 @@
 //! `src/config/config.go`), `4.0.10`, `v12.3.4.7674`,
 //! `com.xgen.svc.mms.svc.ping.PingSvc` (uppercase, TLD not a TLD),
 //! `org.mongodb.driver.protocol.command` (no digit or `-`),
-//! `local.oplog.rs`, `agent.info` (`info` is deliberately not in the list).
+//! `local.oplog.rs`, `[collstats.monitor-6a0b….info]` (agent log levels count
+//! as file extensions).
+//!
+//! A host name glued to more text by `-` is still found when its TLD is in the
+//! list (`_id: "gc.local-2020-02-07T11:59:22…"`). IPv4 addresses are found inside
+//! longer words too (`mongo-10.0.0.5`), unless a letter touches them
+//! (`v1.2.3.4`). IPv6 addresses need `::` or eight groups and a digit, and may
+//! not follow a letter or digit (`std::`, `10:49:06`, MAC addresses stay).
 //!
 //! # JSON
 //!
@@ -66,16 +72,19 @@
 //! Bytes that are not UTF-8 pass through unchanged outside replaced values; the
 //! reported original value is converted lossily.
 //!
-//! Not replaced: bare collection and field names in query predicates and
-//! documents other than e-mail addresses, IPs and host names; single-label
-//! host names (`db1`, `ip-10-0-0-5`) unless they are in the request, in a host
-//! key, `host=`, or a URL; org/group ids in agent URLs; x509 subjects other
-//! than the FQDNs inside them and legacy `principal CN=…`.
+//! Not replaced: field names and values in query predicates and documents
+//! other than e-mail addresses, IPs and host names; single-label host names
+//! (`db1`, `ip-10-0-0-5`) unless they are in the request, in a host key,
+//! `host=`, or a URL; replica set names; org/group ids in agent URLs; x509
+//! subjects other than the FQDNs inside them and legacy `principal CN=…`.
+//!
+//! Every rule is linear in the line's length, and `redact_line` never panics,
+//! whatever the bytes.
 
 use std::net::Ipv6Addr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use memchr::{memchr, memchr2, memrchr};
+use memchr::{memchr, memchr2, memmem, memrchr};
 use regex::bytes::Regex;
 
 /// The kinds of value replaced.
@@ -161,6 +170,9 @@ struct Seg<'a> {
     /// For decoded strings: the line offset (relative to `base`) of each byte of
     /// `t`, plus one entry for the end.
     map: Option<&'a [u32]>,
+    /// Whether the line's `$db` is a system database (None: no `$db`): the
+    /// database of bare collection names such as `"find":"coll"`.
+    db_system: Option<bool>,
 }
 
 impl Seg<'_> {
@@ -168,15 +180,30 @@ impl Seg<'_> {
         self.base + self.map.map_or(i, |m| m[i] as usize)
     }
 
+    /// Adds a replacement of `t[s..e]`. Rules that look back (the local part of
+    /// an e-mail address, `user:pass@`) may cover replacements already made
+    /// in this text: those are merged into the new one.
     fn push(&self, out: &mut Vec<Cand>, s: usize, e: usize, kind: Kind) {
         if s >= e {
             return;
         }
+        let (mut start, end) = (self.raw(s), self.raw(e));
+        let mut value = self.map.map(|_| self.t[s..e].to_vec());
+        while let Some(last) = out.last() {
+            if last.end <= start {
+                break;
+            }
+            if last.start < start {
+                start = last.start;
+                value = None; // the line's bytes (escaped, for a JSON string)
+            }
+            out.pop();
+        }
         out.push(Cand {
-            start: self.raw(s),
-            end: self.raw(e),
+            start,
+            end,
             kind,
-            value: self.map.map(|_| self.t[s..e].to_vec()),
+            value,
         });
     }
 }
@@ -320,13 +347,16 @@ const KNOWN_TLDS: &[&[u8]] = &[
     b"example",
 ];
 
-/// Last labels that make a dotted word a file name rather than a host.
+/// Last labels that make a dotted word a file name (or an agent log level)
+/// rather than a host.
 const FILE_EXTS: &[&[u8]] = &[
     b"gz", b"tgz", b"zip", b"tar", b"zst", b"bz", b"xz", b"log", b"txt", b"json", b"yaml", b"yml",
     b"conf", b"cfg", b"ini", b"pem", b"crt", b"key", b"pid", b"sock", b"wt", b"js", b"ts", b"go",
     b"py", b"rs", b"java", b"class", b"jar", b"so", b"dll", b"exe", b"sh", b"md", b"xml", b"html",
     b"bson", b"data", b"lock", b"tmp", b"bak", b"old", b"rpm", b"deb", b"msi", b"cpp", b"h",
-    b"hpp", b"rb", b"csv", b"dat", b"bin", b"out", b"err", b"turtle",
+    b"hpp", b"rb", b"csv", b"dat", b"bin", b"out", b"err",
+    // Agent log levels: `[collstats.monitor-6a0b….info]`.
+    b"info", b"warn", b"error", b"debug", b"trace", b"fatal",
 ];
 
 /// Collections of `admin`, `local` and `config` that MongoDB itself creates.
@@ -338,7 +368,7 @@ const INTERNAL_COLLS: &[&[u8]] = &[
     b"transactions",
     b"image_collection",
     b"cache.",
-    b"tenantMigration",
+    b"tenant",
     b"external_validation_keys",
     b"chunks",
     b"collections",
@@ -362,6 +392,7 @@ const INTERNAL_COLLS: &[&[u8]] = &[
     b"reshardingOperations",
     b"localReshardingOperations",
     b"vectorClock",
+    b"temp_oplog_buffer",
     b"compactStructuredEncryptionCoordinator",
     b"$cmd",
 ];
@@ -461,18 +492,17 @@ fn parse_ipv4(b: &[u8]) -> Option<[u8; 4]> {
     Some(out)
 }
 
-fn ipv4_kept(a: [u8; 4]) -> bool {
-    a[0] == 127 || a == [0, 0, 0, 0]
+/// PRODUCT.md §4 redacts every IP address: none is kept, loopback included.
+fn ipv4_kept(_: [u8; 4]) -> bool {
+    false
 }
 
 fn parse_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-fn ipv6_kept(a: &Ipv6Addr) -> bool {
-    a.is_loopback()
-        || a.is_unspecified()
-        || a.to_ipv4_mapped().is_some_and(|v4| ipv4_kept(v4.octets()))
+fn ipv6_kept(_: &Ipv6Addr) -> bool {
+    false
 }
 
 /// Whether `b` is an address (v4 or v6) and whether it is one we keep.
@@ -490,7 +520,7 @@ fn ip_class(b: &[u8]) -> Option<bool> {
 
 /// The host name heuristic (see the module docs). `r` is trimmed and only
 /// holds `[A-Za-z0-9.-]`.
-fn host_like(r: &[u8], port_follows: bool) -> bool {
+fn host_like(r: &[u8], port_follows: bool, known_tld_only: bool) -> bool {
     let mut labels = 0;
     let mut has_upper = false;
     let mut any_all_digit = false;
@@ -530,7 +560,8 @@ fn host_like(r: &[u8], port_follows: bool) -> bool {
             return false;
         }
     }
-    labels >= 3
+    !known_tld_only
+        && labels >= 3
         && !has_upper
         && !any_all_digit
         && !is_system_db(first)
@@ -543,6 +574,7 @@ fn host_allowed(r: &[u8]) -> bool {
         r.len() >= suffix.len() && r[r.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
     r.eq_ignore_ascii_case(b"localhost")
+        || r.eq_ignore_ascii_case(b"localhost.localdomain")
         || r.eq_ignore_ascii_case(b"mongodb.com")
         || r.eq_ignore_ascii_case(b"mongodb.org")
         || ends(b".mongodb.com")
@@ -713,7 +745,11 @@ impl Redactor {
         let mut out = String::with_capacity(prefix.len() + 11);
         out.push_str(prefix);
         out.push('-');
-        out.push_str(&hex::encode(&hash.as_bytes()[..5]));
+        const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for &b in &hash.as_bytes()[..5] {
+            out.push(HEX_DIGITS[usize::from(b >> 4)] as char);
+            out.push(HEX_DIGITS[usize::from(b & 15)] as char);
+        }
         out
     }
 
@@ -736,6 +772,7 @@ impl Redactor {
                 t: line,
                 base: 0,
                 map: None,
+                db_system: line_db_system(line),
             };
             self.scan(&seg, 0, line.len(), true, &mut cands);
         }
@@ -749,10 +786,17 @@ impl Redactor {
             out.extend_from_slice(line);
             return 0;
         }
+        let before = found.len();
         let mut prev = 0;
         for c in &cands {
             debug_assert!(c.start >= prev && c.end > c.start && c.end <= line.len());
-            out.extend_from_slice(&line[prev..c.start]);
+            // Replacements are sorted and disjoint; should one ever overlap
+            // the previous one, it is cut rather than panicking.
+            let start = c.start.max(prev);
+            if c.end <= start {
+                continue;
+            }
+            out.extend_from_slice(&line[prev..start]);
             let value = c.value.as_deref().unwrap_or(&line[c.start..c.end]);
             let token = self.token_bytes(c.kind, value);
             out.extend_from_slice(token.as_bytes());
@@ -760,7 +804,7 @@ impl Redactor {
             prev = c.end;
         }
         out.extend_from_slice(&line[prev..]);
-        cands.len()
+        found.len() - before
     }
 
     /// Walks a JSON line: each string is scanned on its own, with its key.
@@ -771,18 +815,39 @@ impl Redactor {
         let mut p = 0;
         // The key of the next string when it is a value.
         let mut pending: Option<(usize, usize)> = None;
+        let db_system = line_db_system(line);
         // The key of an array of strings (`"hosts":["a:1","b:2"]`).
         let mut array_key: Option<(usize, usize)> = None;
         while p < n {
-            let q = memchr(b'"', &line[p..]).map_or(n, |x| p + x);
+            // The text up to the next string. Scalar loops: JSON strings and
+            // the text between them are mostly shorter than a SIMD block.
+            let mut q = p;
+            let mut suspicious = false;
+            let mut closes_array = false;
+            let mut colons = 0;
+            while q < n && line[q] != b'"' {
+                let b = line[q];
+                colons += usize::from(b == b':');
+                suspicious |= colons > 1
+                    || b.is_ascii_alphabetic()
+                    || matches!(b, b'@' | b'.' | b'/' | b'\\')
+                    || b >= 0x80;
+                closes_array |= b == b']' || b == b'{';
+                q += 1;
+            }
             if q > p {
-                let gap = Seg {
-                    t: &line[p..q],
-                    base: p,
-                    map: None,
-                };
-                self.scan(&gap, 0, q - p, false, cands);
-                if array_key.is_some() && memchr2(b']', b'{', &line[p..q]).is_some() {
+                // Numbers and punctuation cannot hold anything to replace
+                // (an unquoted IPv6 address has several ':').
+                if suspicious || q - p > 32 {
+                    let gap = Seg {
+                        t: &line[p..q],
+                        base: p,
+                        map: None,
+                        db_system,
+                    };
+                    self.scan(&gap, 0, q - p, false, cands);
+                }
+                if closes_array {
                     array_key = None;
                 }
             }
@@ -792,19 +857,14 @@ impl Redactor {
             let s = q + 1;
             let mut j = s;
             let mut escaped = false;
-            let e = loop {
-                if j >= n {
-                    break n;
+            while j < n && line[j] != b'"' {
+                if line[j] == b'\\' {
+                    escaped = true;
+                    j += 1;
                 }
-                match memchr2(b'"', b'\\', &line[j..]) {
-                    Some(x) if line[j + x] == b'\\' => {
-                        escaped = true;
-                        j += x + 2;
-                    }
-                    Some(x) => break j + x,
-                    None => break n,
-                }
-            };
+                j += 1;
+            }
+            let e = j.min(n);
             let key = pending.take().or(array_key);
             let rule = key.and_then(|(ks, ke)| key_rule(&line[ks..ke]));
             if s < e {
@@ -814,12 +874,14 @@ impl Redactor {
                         t: &dec,
                         base: s,
                         map: Some(&map),
+                        db_system,
                     }
                 } else {
                     Seg {
                         t: &line[s..e],
                         base: s,
                         map: None,
+                        db_system,
                     }
                 };
                 let len = seg.t.len();
@@ -855,6 +917,11 @@ impl Redactor {
         while i < to {
             let b = t[i];
             if !is(b, RUN) {
+                if b == b'@' {
+                    // `pa$$!@host`: the word before is not a RUN.
+                    i = self.at_sign(seg, i, from, to, out);
+                    continue;
+                }
                 if is(b, SPECIAL) {
                     if b == b':' {
                         if i + 1 < to
@@ -892,11 +959,22 @@ impl Redactor {
                         i = self.url(seg, e + 3, to, out);
                         continue;
                     }
-                    if e - s <= 4
-                        && t[s..e].iter().all(|&b| is(b, HEX))
-                        && (s == from || !v6_left_blocker(t[s - 1]))
+                    // The first group of an IPv6 address, maybe after a '-'
+                    // (`ip-fe80::1`).
+                    let g = memrchr(b'-', &t[s..e]).map_or(s, |x| s + x + 1);
+                    if e > g
+                        && e - g <= 4
+                        && t[g..e].iter().all(|&b| is(b, HEX))
+                        && (g == from || !v6_left_blocker(t[g - 1]))
                     {
-                        if let Some(end) = self.try_ipv6(seg, s, to, out) {
+                        let mark = out.len();
+                        if let Some(end) = self.try_ipv6(seg, g, to, out) {
+                            if g > s && t[s..g].contains(&b'.') {
+                                // `db1.corp-fe80::1`: the word before, first.
+                                let v6 = out.split_off(mark);
+                                self.dotted(seg, s, g - 1, g - 1, out);
+                                out.extend(v6);
+                            }
                             i = end;
                             continue;
                         }
@@ -939,11 +1017,30 @@ impl Redactor {
             return;
         }
         let port_follows = e + 1 < to && t[e] == b':' && t[e + 1].is_ascii_digit();
-        if host_like(r, port_follows) {
+        if host_like(r, port_follows, false) {
             if !host_allowed(r) {
                 seg.push(out, s, e, Kind::Host);
             }
             return;
+        }
+        // A host name glued to a suffix by '-' (`gc.local-2020-02-07T11`, an
+        // `_id` made of host and time).
+        let last_dot = memrchr(b'.', r).map_or(s, |d| s + d);
+        let mut k = e;
+        let mut cuts = 0;
+        while let Some(h) = memrchr(b'-', &t[last_dot..k]).map(|x| last_dot + x) {
+            cuts += 1;
+            if cuts > 8 {
+                break; // each try is linear: stay linear on `a.b-c-c-c-…`
+            }
+            let (hs, he) = trim_run(t, s, h);
+            if hs < he && host_like(&t[hs..he], false, true) {
+                if !host_allowed(&t[hs..he]) {
+                    seg.push(out, hs, he, Kind::Host);
+                }
+                return;
+            }
+            k = h;
         }
         // An IPv4 inside a longer word (`mongo-10.0.0.5`), unless a letter
         // touches it (`v1.2.3.4` is a version).
@@ -988,19 +1085,26 @@ impl Redactor {
             end -= 1;
         }
         let cand = &t[s..end];
-        let double = memchr::memmem::find(cand, b"::").is_some();
+        let double = memmem::find(cand, b"::").is_some();
         if !double && colons < 7 {
             return None;
         }
-        let addr = parse_ipv6(cand).map(|a| (a, end)).or_else(|| {
-            // `fe80::1:27017`: the last group is a port.
-            let c = memrchr(b':', cand)?;
-            let port = &cand[c + 1..];
-            if port.is_empty() || !port.iter().all(u8::is_ascii_digit) || c == 0 {
-                return None;
-            }
-            parse_ipv6(&cand[..c]).map(|a| (a, s + c))
-        });
+        let addr = parse_ipv6(cand)
+            .map(|a| (a, end))
+            .or_else(|| {
+                // `2001:db8::1:` at the end of a sentence.
+                let c = cand.strip_suffix(b":")?;
+                parse_ipv6(c).map(|a| (a, end - 1))
+            })
+            .or_else(|| {
+                // `fe80::1:27017`: the last group is a port.
+                let c = memrchr(b':', cand)?;
+                let port = &cand[c + 1..];
+                if port.is_empty() || !port.iter().all(u8::is_ascii_digit) || c == 0 {
+                    return None;
+                }
+                parse_ipv6(&cand[..c]).map(|a| (a, s + c))
+            });
         let (addr, addr_end) = addr?;
         if !t[s..addr_end].iter().any(u8::is_ascii_digit) {
             return None; // `dead::beef`, `::`: more likely code than an address
@@ -1073,7 +1177,12 @@ impl Redactor {
         while ls < e && t[ls] == b'.' {
             ls += 1;
         }
-        if ls >= e || de == ds {
+        if ls >= e {
+            return e + 1;
+        }
+        if de == ds {
+            // `user@` (`from alice@ to @admin`).
+            self.user_value(seg, ls, e, out);
             return e + 1;
         }
         let domain = &t[ds..de];
@@ -1113,14 +1222,15 @@ impl Redactor {
     /// After `scheme://` at `a`: user info and hosts.
     fn url(&self, seg: &Seg, a: usize, to: usize, out: &mut Vec<Cand>) -> usize {
         let t = seg.t;
-        let hard_end = t[a..to]
+        // The authority ends at the path, query or fragment, or where the URL
+        // does (one pass: scanning to the end of the line for each URL would
+        // be quadratic on `mongodb://mongodb://…`).
+        let stop = t[a..to]
             .iter()
-            .position(|&b| is(b, SPACE) || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`'))
+            .position(|&b| {
+                is(b, SPACE) || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'/' | b'?' | b'#')
+            })
             .map_or(to, |x| a + x);
-        let stop = t[a..hard_end]
-            .iter()
-            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-            .map_or(hard_end, |x| a + x);
         let mut hs = a;
         if let Some(at) = memrchr(b'@', &t[a..stop]).map(|x| a + x) {
             match memchr(b':', &t[a..at]).map(|x| a + x) {
@@ -1132,10 +1242,10 @@ impl Redactor {
             }
             hs = at + 1;
         }
-        let host_end = t[hs..hard_end]
+        let host_end = t[hs..stop]
             .iter()
             .position(|&b| matches!(b, b'/' | b'?' | b'#' | b')' | b'}' | b';' | b'|' | b'\\'))
-            .map_or(hard_end, |x| hs + x);
+            .map_or(stop, |x| hs + x);
         let mut k = hs;
         while k < host_end {
             let ie = memchr(b',', &t[k..host_end]).map_or(host_end, |x| k + x);
@@ -1319,7 +1429,12 @@ impl Redactor {
                     seg.push(out, s, e, Kind::Namespace);
                 }
             }
-            KeyRule::Coll => self.coll_value(seg, s, e, None, out),
+            KeyRule::Coll => {
+                // Only a system `$db` is trusted: `"collection":"oplog.rs"` may
+                // share a line with a user database.
+                let db = seg.db_system.filter(|&system| system);
+                self.coll_value(seg, s, e, db, out)
+            }
             KeyRule::User => self.user_value(seg, s, e, out),
             KeyRule::Secret => seg.push(out, s, e, Kind::Secret),
             KeyRule::Host { strict } => return self.host_value(seg, s, e, strict, out),
@@ -1480,10 +1595,41 @@ impl Redactor {
     }
 }
 
+/// Whether the database named by the line's first `$db` (`"$db":"config"`,
+/// `$db: "config"`), or else by its first `"ns":"db.…"`, is a system one.
+fn line_db_system(line: &[u8]) -> Option<bool> {
+    static DB: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"$db"));
+    static NS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"ns\""));
+    let value = |mut k: usize| -> Option<&[u8]> {
+        while k < line.len() && (line[k] == b'"' || line[k] == b' ') {
+            k += 1;
+        }
+        if line.get(k) != Some(&b':') {
+            return None;
+        }
+        k += 1;
+        while k < line.len() && line[k] == b' ' {
+            k += 1;
+        }
+        if line.get(k) != Some(&b'"') {
+            return None;
+        }
+        let v = &line[k + 1..];
+        Some(&v[..memchr2(b'"', b'.', v)?])
+    };
+    if let Some(at) = DB.find(line) {
+        if let Some(db) = value(at + 3) {
+            return Some(is_system_db(db));
+        }
+    }
+    let at = NS.find(line)?;
+    value(at + 4).map(is_system_db)
+}
+
 /// A byte that, right before a hex group, means it is not the start of an
 /// IPv6 address (`T10:49:06`, `std::`).
 fn v6_left_blocker(b: u8) -> bool {
-    is(b, ALNUM) || matches!(b, b'_' | b'.' | b':' | b'-')
+    is(b, ALNUM) || matches!(b, b'.' | b':')
 }
 
 /// Occurrences of the request's host names, with word boundaries.
@@ -1504,7 +1650,7 @@ fn known_matches(known: &Known, line: &[u8]) -> Vec<Cand> {
         Known::Literals(hosts) => {
             let lower = line.to_ascii_lowercase();
             for h in hosts {
-                for s in memchr::memmem::find_iter(&lower, h) {
+                for s in memmem::find_iter(&lower, h) {
                     if bounded(line, s, s + h.len()) {
                         raw.push((s, s + h.len()));
                     }
@@ -1540,8 +1686,8 @@ fn bounded(line: &[u8], s: usize, e: usize) -> bool {
     };
     let right_ok = e == line.len() || {
         let n = line[e];
-        !(is(n, ALNUM) || n == b'-' || n == b'_')
-            && !(n == b'.' && line.get(e + 1).is_some_and(|&b| is(b, ALNUM)))
+        let longer_host = n == b'.' && line.get(e + 1).is_some_and(|&b| is(b, ALNUM));
+        !(is(n, ALNUM) || n == b'-' || n == b'_' || longer_host)
     };
     left_ok && right_ok
 }
@@ -1593,4 +1739,1014 @@ fn merge_known(cands: Vec<Cand>, knowns: Vec<Cand>) -> Vec<Cand> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const KEY: [u8; 32] = [7; 32];
+
+    fn redactor() -> Redactor {
+        Redactor::new(KEY, &[])
+    }
+
+    /// Redacts `line`, checking that `found` and the count agree.
+    fn red(r: &Redactor, line: &str) -> (String, Vec<(Kind, String, String)>) {
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        let n = r.redact_line(line.as_bytes(), &mut out, &mut found);
+        assert_eq!(n, found.len());
+        (String::from_utf8(out).unwrap(), found)
+    }
+
+    fn tok(kind: Kind, v: &str) -> String {
+        redactor().token(kind, v)
+    }
+
+    fn is_json(s: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(s).is_ok()
+    }
+
+    /// Real logv2 lines from hatchet `replica/rs1.log` (Apache-2.0, see tests/fixtures/NOTICE): one per message, those with addresses, hosts, namespaces or users.
+    const LOGV2_RS1: &str = r##"{"t":{"$date":"2024-03-18T10:49:06.984-04:00"},"s":"I",  "c":"REPL",     "id":5123008, "ctx":"thread2","msg":"Successfully registered PrimaryOnlyService","attr":{"service":"ShardSplitDonorService","namespace":"config.tenantSplitDonors"}}
+{"t":{"$date":"2024-03-18T10:49:06.984-04:00"},"s":"I",  "c":"CONTROL",  "id":4615611, "ctx":"initandlisten","msg":"MongoDB starting","attr":{"pid":27762,"port":27017,"dbPath":"/ws/data/replset/rs1/db","architecture":"64-bit","host":"demo.example.com"}}
+{"t":{"$date":"2024-03-18T10:49:07.741-04:00"},"s":"W",  "c":"CONTROL",  "id":22140,   "ctx":"initandlisten","msg":"This server is bound to localhost. Remote systems will be unable to connect to this server. Start the server with --bind_ip <address> to specify which IP addresses it should serve responses from, or with --bind_ip_all to bind to all interfaces. If this behavior is desired, start the server with --bind_ip 127.0.0.1 to disable this warning","tags":["startupWarnings"]}
+{"t":{"$date":"2024-03-18T10:50:57.411-04:00"},"s":"I",  "c":"STORAGE",  "id":20320,   "ctx":"conn44","msg":"createCollection","attr":{"namespace":"testdb.models","uuidDisposition":"generated","uuid":{"uuid":{"$uuid":"0ce8f336-d190-453b-84ff-24169e801b1c"}},"options":{}}}
+{"t":{"$date":"2024-03-18T10:49:11.575-04:00"},"s":"I",  "c":"INDEX",    "id":20345,   "ctx":"conn5","msg":"Index build: done building","attr":{"buildUUID":null,"collectionUUID":{"uuid":{"$uuid":"20b89ce4-1d90-4aeb-9edc-c22619d0ada2"}},"namespace":"admin.system.version","index":"_id_","ident":"index-13--8949308594485940301","collectionIdent":"collection-12--8949308594485940301","commitTimestamp":null}}
+{"t":{"$date":"2024-03-18T10:49:11.455-04:00"},"s":"I",  "c":"NETWORK",  "id":22943,   "ctx":"listener","msg":"Connection accepted","attr":{"remote":"127.0.0.1:60216","uuid":"f48339a8-bac3-4a91-8ac8-5b83d8698170","connectionId":1,"connectionCount":1}}
+{"t":{"$date":"2024-03-18T10:50:54.265-04:00"},"s":"I",  "c":"NETWORK",  "id":51800,   "ctx":"conn33","msg":"client metadata","attr":{"remote":"127.0.0.1:60302","client":"conn33","negotiatedCompressors":[],"doc":{"application":{"name":"Keyhole Lib"},"driver":{"name":"mongo-go-driver","version":"v1.12.1"},"os":{"type":"darwin","architecture":"amd64"},"platform":"go1.19.13"}}}
+{"t":{"$date":"2024-03-18T10:49:11.459-04:00"},"s":"I",  "c":"NETWORK",  "id":22944,   "ctx":"conn2","msg":"Connection ended","attr":{"remote":"127.0.0.1:60219","uuid":"43bd074c-2e96-4f18-9c55-876206eca01a","connectionId":2,"connectionCount":2}}
+{"t":{"$date":"2024-03-18T10:49:11.577-04:00"},"s":"I",  "c":"REPL",     "id":21752,   "ctx":"conn5","msg":"Scheduling remote command request","attr":{"context":"initiate quorum check","request":"RemoteCommand 1 -- target:localhost:27018 db:admin cmd:{ replSetHeartbeat: \"replset\", checkEmpty: true, configVersion: 1, configTerm: 0, hbv: 1, from: \"localhost:27017\", fromId: 0, term: 0, primaryId: -1 }"}}
+{"t":{"$date":"2024-03-18T10:49:11.577-04:00"},"s":"I",  "c":"CONNPOOL", "id":22576,   "ctx":"ReplNetwork","msg":"Connecting","attr":{"hostAndPort":"localhost:27018"}}
+{"t":{"$date":"2024-03-18T10:49:12.595-04:00"},"s":"I",  "c":"REPL",     "id":21392,   "ctx":"conn5","msg":"New replica set config in use","attr":{"config":{"_id":"replset","version":1,"term":0,"members":[{"_id":0,"host":"localhost:27017","arbiterOnly":false,"buildIndexes":true,"hidden":false,"priority":1,"tags":{},"secondaryDelaySecs":0,"votes":1},{"_id":1,"host":"localhost:27018","arbiterOnly":false,"buildIndexes":true,"hidden":false,"priority":1,"tags":{},"secondaryDelaySecs":0,"votes":1},{"_id":2,"host":"localhost:27019","arbiterOnly":false,"buildIndexes":true,"hidden":false,"priority":1,"tags":{},"secondaryDelaySecs":0,"votes":1}],"protocolVersion":1,"writeConcernMajorityJournalDefault":true,"settings":{"chainingAllowed":true,"heartbeatIntervalMillis":2000,"heartbeatTimeoutSecs":10,"electionTimeoutMillis":10000,"catchUpTimeoutMillis":-1,"catchUpTakeoverDelayMillis":30000,"getLastErrorModes":{},"getLastErrorDefaults":{"w":1,"wtimeout":0},"replicaSetId":{"$oid":"65f854672d7d6b4a0f6037a6"}}}}}
+{"t":{"$date":"2024-03-18T10:49:12.595-04:00"},"s":"I",  "c":"REPL",     "id":21393,   "ctx":"conn5","msg":"Found self in config","attr":{"hostAndPort":"localhost:27017"}}
+{"t":{"$date":"2024-03-18T10:49:12.596-04:00"},"s":"I",  "c":"REPL",     "id":21215,   "ctx":"ReplCoord-1","msg":"Member is in new state","attr":{"hostAndPort":"localhost:27019","newState":"STARTUP"}}
+{"t":{"$date":"2024-03-18T10:51:04.271-04:00"},"s":"I",  "c":"COMMAND",  "id":51803,   "ctx":"conn33","msg":"Slow query","attr":{"type":"command","ns":"admin.$cmd","appName":"Keyhole Lib","command":{"hello":1,"helloOk":true,"topologyVersion":{"processId":{"$oid":"65f854622d7d6b4a0f60378a"},"counter":6},"maxAwaitTimeMS":10000,"$db":"admin","$readPreference":{"mode":"primaryPreferred"}},"numYields":0,"reslen":801,"locks":{},"remote":"127.0.0.1:60302","protocol":"op_msg","durationMillis":0}}
+{"t":{"$date":"2024-03-18T10:49:24.669-04:00"},"s":"I",  "c":"ELECTION", "id":51799,   "ctx":"ReplCoord-1","msg":"VoteRequester processResponse","attr":{"term":0,"dryRun":true,"vote":"yes","from":"localhost:27018","message":{"term":0,"voteGranted":true,"reason":"","ok":1,"$clusterTime":{"clusterTime":{"$timestamp":{"t":1710773352,"i":1}},"signature":{"hash":{"$binary":{"base64":"AAAAAAAAAAAAAAAAAAAAAAAAAAA=","subType":"0"}},"keyId":0}},"operationTime":{"$timestamp":{"t":1710773352,"i":1}}}}}
+{"t":{"$date":"2024-03-18T10:49:24.716-04:00"},"s":"I",  "c":"CONNPOOL", "id":22566,   "ctx":"ReplNetwork","msg":"Ending connection due to bad connection status","attr":{"hostAndPort":"localhost:27019","error":"CallbackCanceled: Callback was canceled","numOpenConns":0}}
+{"t":{"$date":"2024-03-18T10:49:24.933-04:00"},"s":"I",  "c":"NETWORK",  "id":22989,   "ctx":"conn22","msg":"Error sending response to client. Ending connection from remote","attr":{"error":{"code":9001,"codeName":"SocketException","errmsg":"Broken pipe"},"remote":"127.0.0.1:60260","connectionId":22}}
+{"t":{"$date":"2024-03-18T10:50:56.008-04:00"},"s":"I",  "c":"STORAGE",  "id":5725001, "ctx":"conn37","msg":"Conflicted registering namespace, already have a collection with the same namespace","attr":{"nss":"testdb.favorites"}}
+{"t":{"$date":"2024-03-18T10:51:02.214-04:00"},"s":"I",  "c":"INDEX",    "id":20438,   "ctx":"conn44","msg":"Index build: registering","attr":{"buildUUID":{"uuid":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"}},"namespace":"testdb.numbers","collectionUUID":{"uuid":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"}},"indexes":1,"firstIndex":{"name":"a_1"},"command":{"createIndexes":"numbers","v":2,"indexes":[{"key":{"a":1},"name":"a_1"}],"ignoreUnknownIndexOptions":false}}}
+{"t":{"$date":"2024-03-18T10:51:02.325-04:00"},"s":"I",  "c":"INDEX",    "id":20384,   "ctx":"IndexBuildsCoordinatorMongod-0","msg":"Index build: starting","attr":{"buildUUID":{"uuid":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"}},"collectionUUID":{"uuid":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"}},"namespace":"testdb.numbers","properties":{"v":2,"key":{"a":1},"name":"a_1"},"specIndex":0,"numSpecs":1,"method":"Hybrid","ident":"index-66--8949308594485940301","collectionIdent":"collection-64--8949308594485940301","maxTemporaryMemoryUsageMB":200}}
+{"t":{"$date":"2024-03-18T10:51:02.325-04:00"},"s":"I",  "c":"INDEX",    "id":20346,   "ctx":"IndexBuildsCoordinatorMongod-0","msg":"Index build: initialized","attr":{"buildUUID":{"uuid":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"}},"collectionUUID":{"uuid":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"}},"namespace":"testdb.numbers","initializationTimestamp":{"$timestamp":{"t":1710773462,"i":2}}}}
+{"t":{"$date":"2024-03-18T10:51:02.566-04:00"},"s":"I",  "c":"INDEX",    "id":20391,   "ctx":"IndexBuildsCoordinatorMongod-0","msg":"Index build: collection scan done","attr":{"buildUUID":{"uuid":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"}},"collectionUUID":{"uuid":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"}},"namespace":"testdb.numbers","totalRecords":1000,"readSource":"kMajorityCommitted","durationMillis":0}}
+{"t":{"$date":"2024-03-18T10:51:02.587-04:00"},"s":"I",  "c":"INDEX",    "id":20685,   "ctx":"IndexBuildsCoordinatorMongod-0","msg":"Index build: inserted keys from external sorter into index","attr":{"namespace":"testdb.numbers","index":"a_1","keysInserted":1000,"durationMillis":0}}
+{"t":{"$date":"2024-03-18T10:51:02.692-04:00"},"s":"I",  "c":"STORAGE",  "id":3856201, "ctx":"conn46","msg":"Index build: commit quorum satisfied","attr":{"indexBuildEntry":{"_id":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"},"collectionUUID":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"},"commitQuorum":"votingMembers","indexNames":["a_1"],"commitReadyMembers":["localhost:27018","localhost:27019","localhost:27017"]}}}
+{"t":{"$date":"2024-03-18T10:51:02.854-04:00"},"s":"I",  "c":"STORAGE",  "id":20663,   "ctx":"IndexBuildsCoordinatorMongod-0","msg":"Index build: completed successfully","attr":{"buildUUID":{"uuid":{"$uuid":"4caa7c7c-5164-4b60-9021-653fc519e0b8"}},"collectionUUID":{"uuid":{"$uuid":"307f04e2-0507-4967-99be-7e13422745f0"}},"namespace":"testdb.numbers","indexesBuilt":["a_1"],"numIndexesBefore":1,"numIndexesAfter":2}}
+{"t":{"$date":"2024-03-18T10:51:08.269-04:00"},"s":"I",  "c":"INDEX",    "id":5479200, "ctx":"TTLMonitor","msg":"Deleted expired documents using index","attr":{"namespace":"config.external_validation_keys","index":"ExternalKeysTTLIndex","numDeleted":0,"durationMillis":0}}"##;
+    /// Real logv2 lines: Atlas 8.0 (mongo-log-parser `cluster0-shard-00-01…MONGODB.log`), beats 4.4.4, a slow query with an e-mail from rs1, and the Kubernetes operator wrapper (mongodb-kubernetes).
+    const LOGV2_OTHER: &str = r##"{"t":{"$date":"2025-08-18T19:00:02.930+00:00"},"s":"I",  "c":"CONNPOOL", "id":22576,   "ctx":"ReplNetwork","msg":"Connecting","attr":{"hostAndPort":"atlas-o3y5yd-shard-00-00.ufghn.mongodb.net:27017"}}
+{"t":{"$date":"2025-08-18T19:00:15.871+00:00"},"s":"I",  "c":"REPL",     "id":21080,   "ctx":"BackgroundSync","msg":"Clearing sync source to choose a new one","attr":{"syncSource":"atlas-o3y5yd-shard-00-00.ufghn.mongodb.net:27017"}}
+{"t":{"$date":"2025-08-18T19:07:33.149+00:00"},"s":"I",  "c":"ACCESS",   "id":20251,   "ctx":"conn567","msg":"Supported SASL mechanisms requested for unknown user","attr":{"user":{"user":"atlas-sample-dataset-load-68a379cfa9215f59efa86784","db":""}}}
+{"t":{"$date":"2025-08-18T19:07:30.165+00:00"},"s":"I",  "c":"NETWORK",  "id":22944,   "ctx":"conn559","msg":"Connection ended","attr":{"remote":"3.223.8.180:3745","isLoadBalanced":false,"uuid":{"uuid":{"$uuid":"3bf580cb-67fd-484f-8d47-f4ee9d988521"}},"connectionId":559,"connectionCount":66}}
+{"t":{"$date":"2025-08-18T18:59:56.372+00:00"},"s":"I",  "c":"NETWORK",  "id":4913010, "ctx":"main","msg":"Certificate information","attr":{"subject":"CN=*.ufghn.mongodb.net","issuer":"CN=R10,O=Let's Encrypt,C=US","thumbprint":"6E151E28BB40D0250759CD157D43C559E91F0ABA","notValidBefore":{"$date":"2025-08-18T18:00:22.000Z"},"notValidAfter":{"$date":"2025-11-16T18:00:21.000Z"},"keyFile":"/etc/pki/tls/private/mongod.pem","type":"Server"}}
+{"t":{"$date":"2025-08-18T19:07:33.149+00:00"},"s":"I",  "c":"ACCESS",   "id":5286202, "ctx":"conn567","msg":"Different user name was supplied to saslSupportedMechs","attr":{"error":{"code":17,"codeName":"ProtocolError","errmsg":"Attempt to switch database target during SASL authentication from atlas-sample-dataset-load-68a379cfa9215f59efa86784@ to @admin"}}}
+{"t":{"$date":"2025-08-18T18:59:57.609+00:00"},"s":"I",  "c":"ACCESS",   "id":5286306, "ctx":"conn9","msg":"Successfully authenticated","attr":{"client":"192.168.236.24:39266","isSpeculative":true,"isClusterMember":true,"mechanism":"SCRAM-SHA-256","user":"__system","db":"local","result":0,"metrics":{"conversation_duration":{"micros":393,"summary":{"0":{"step":1,"step_total":2,"duration_micros":40},"1":{"step":2,"step_total":2,"duration_micros":12}}}},"extraInfo":{}}}
+{"t":{"$date":"2025-08-18T19:20:46.987+00:00"},"s":"I",  "c":"COMMAND",  "id":48742,   "ctx":"conn699","msg":"Profiler settings changed","attr":{"from":{"level":0,"slowms":20,"sampleRate":1},"to":{"level":0,"slowms":20,"sampleRate":1},"db":"sample_mflix"}}
+{"t":{"$date":"2022-07-05T13:13:20.632+03:00"},"s":"I",  "c":"ACCESS",   "id":20249,   "ctx":"conn351460","msg":"Authentication failed","attr":{"mechanism":"SCRAM-SHA-256","speculative":true,"principalName":"sherlock","authenticationDatabase":"db_name","remote":"10.10.10.10:52088","extraInfo":{},"error":"AuthenticationFailed: SCRAM authentication failed, storedKey mismatch"}}
+{"t":{"$date":"2023-03-01T11:30:56.276+00:00"},"s":"I",  "c":"ACCESS",   "id":20250,   "ctx":"conn2181505","msg":"Authentication succeeded","attr":{"mechanism":"SCRAM-SHA-256","speculative":true,"principalName":"sherlock","authenticationDatabase":"admin","remote":"172.18.0.7:60756","extraInfo":{}}}
+{"t":{"$date":"2024-03-18T10:51:07.018-04:00"},"s":"I",  "c":"WRITE",    "id":51803,   "ctx":"conn44","msg":"Slow query","attr":{"type":"update","ns":"testdb.employees","appName":"Keyhole Lib","command":{"q":{"_id":1009},"u":{"dealer":"DEALER-1","email":"Andrew.E.Bush@me.com","name":"Andrew Bush","manager":1002,"_id":1009},"multi":false,"upsert":true},"planSummary":"IDHACK","totalOplogSlotDurationMicros":126,"keysExamined":0,"docsExamined":0,"nMatched":0,"nModified":0,"nUpserted":1,"keysInserted":1,"numYields":0,"locks":{"ParallelBatchWriterMode":{"acquireCount":{"r":2}},"FeatureCompatibilityVersion":{"acquireCount":{"w":2}},"ReplicationStateTransition":{"acquireCount":{"w":3}},"Global":{"acquireCount":{"w":2}},"Database":{"acquireCount":{"w":2}},"Collection":{"acquireCount":{"w":2}},"Mutex":{"acquireCount":{"r":2}}},"flowControl":{"acquireCount":1},"readConcern":{"level":"local","provenance":"implicitDefault"},"storage":{},"remote":"127.0.0.1:60331","durationMillis":0}}
+{"logType":"mongodb","contents":"{\"t\":{\"$date\":\"2026-05-19T14:18:50.402+00:00\"},\"s\":\"D2\", \"c\":\"NETWORK\",  \"id\":4646300, \"svc\":\"R\", \"ctx\":\"conn698\",\"msg\":\"Sending request\",\"attr\":{\"requestId\":105871,\"target\":\"mdb-sh-conn-tool-0-0.mdb-sh-conn-tool-sh.ls-25.svc.cluster.local:27017\"}}"}
+{"logType":"automation-agent-verbose","contents":"[2026-05-19T14:18:37.283+0000] [.info] [main/components/agent.go:LoadClusterConfig:536] [14:18:37.283] clusterConfig unchanged"}"##;
+    /// The three lines of opentelemetry-collector-contrib `5.0_audit.log` (audit JSON).
+    const AUDIT: &str = r##"{ "atype" : "clientMetadata", "ts" : { "$date" : "2022-09-15T23:56:28.043+00:00" }, "uuid" : { "$binary" : "KXMtAMh9TOOSl9aQBW1Zkg==", "$type" : "04" }, "local" : { "ip" : "192.168.248.2", "port" : 27017 }, "remote" : { "ip" : "192.168.248.2", "port" : 34736 }, "users" : [], "roles" : [], "param" : { "localEndpoint" : { "ip" : "192.168.248.2", "port" : 27017 }, "clientMetadata" : { "driver" : { "name" : "mongo-go-driver", "version" : "v1.7.2+prerelease" }, "os" : { "type" : "linux", "architecture" : "amd64" }, "platform" : "go1.18.2", "application" : { "name" : "MongoDB Automation Agent v12.3.4.7674 (git: 4c7df3ac1d15ef3269d44aa38b17376ca00147eb)" } } }, "result" : 0 }
+{ "atype" : "clientMetadata", "ts" : { "$date" : "2022-09-15T23:56:28.055+00:00" }, "uuid" : { "$binary" : "pWSwWRZvR9CgNsvcDYhiwg==", "$type" : "04" }, "local" : { "ip" : "192.168.248.2", "port" : 27017 }, "remote" : { "ip" : "192.168.248.2", "port" : 34740 }, "users" : [], "roles" : [], "param" : { "localEndpoint" : { "ip" : "192.168.248.2", "port" : 27017 }, "clientMetadata" : { "driver" : { "name" : "mongo-go-driver", "version" : "v1.7.2+prerelease" }, "os" : { "type" : "linux", "architecture" : "amd64" }, "platform" : "go1.18.2", "application" : { "name" : "MongoDB Automation Agent v12.3.4.7674 (git: 4c7df3ac1d15ef3269d44aa38b17376ca00147eb)" } } }, "result" : 0 }
+{ "atype" : "logout", "ts" : { "$date" : "2022-09-15T23:56:28.071+00:00" }, "uuid" : { "$binary" : "pWSwWRZvR9CgNsvcDYhiwg==", "$type" : "04" }, "local" : { "ip" : "192.168.248.2", "port" : 27017 }, "remote" : { "ip" : "192.168.248.2", "port" : 34740 }, "users" : [], "roles" : [], "param" : { "reason" : "Client has disconnected", "initialUsers" : [ { "user" : "__system", "db" : "local" } ], "updatedUsers" : [] }, "result" : 0 }"##;
+
+    #[test]
+    fn redactor_is_send_sync_and_cheap_to_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Redactor>();
+        assert_eq!(format!("{:?}", redactor()), "Redactor { .. }");
+    }
+
+    #[test]
+    fn tokens_are_consistent_and_keyed() {
+        let a = redactor();
+        let b = a.clone();
+        let c = Redactor::new(KEY, &["db1.example.net".to_string()]);
+        let other = Redactor::new([8; 32], &[]);
+        for kind in [
+            Kind::Ip,
+            Kind::Host,
+            Kind::Email,
+            Kind::Namespace,
+            Kind::User,
+            Kind::Secret,
+        ] {
+            let t = a.token(kind, "10.1.2.3");
+            assert_eq!(t, a.token(kind, "10.1.2.3"));
+            assert_eq!(t, b.token(kind, "10.1.2.3"));
+            assert_eq!(
+                t,
+                c.token(kind, "10.1.2.3"),
+                "known hosts do not change the tokens"
+            );
+            assert_ne!(t, other.token(kind, "10.1.2.3"));
+            assert_ne!(t, a.token(kind, "10.1.2.4"));
+            let (prefix, hex) = t.split_once('-').unwrap();
+            assert_eq!(prefix, kind.prefix());
+            assert!(
+                hex.len() == 10
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{t}"
+            );
+        }
+        // Kinds are separated: a user and a database with the same name differ.
+        assert_ne!(
+            a.token(Kind::User, "alice"),
+            a.token(Kind::Namespace, "alice")
+        );
+        // Host names and e-mail addresses ignore case; IPs compare by value.
+        assert_eq!(
+            a.token(Kind::Host, "DB1.Example.NET."),
+            a.token(Kind::Host, "db1.example.net")
+        );
+        assert_eq!(
+            a.token(Kind::Email, "Ops@Example.net"),
+            a.token(Kind::Email, "ops@example.net")
+        );
+        assert_eq!(
+            a.token(Kind::Ip, "::FFFF:10.1.2.3"),
+            a.token(Kind::Ip, "10.1.2.3")
+        );
+        assert_eq!(
+            a.token(Kind::Ip, "2001:DB8:0:0::1"),
+            a.token(Kind::Ip, "2001:db8::1")
+        );
+        assert_ne!(a.token(Kind::User, "Alice"), a.token(Kind::User, "alice"));
+        // Random keys differ.
+        assert_ne!(
+            Redactor::with_random_key(&[]).token(Kind::Ip, "10.1.2.3"),
+            Redactor::with_random_key(&[]).token(Kind::Ip, "10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn same_value_same_token_across_lines_and_threads() {
+        let r = redactor();
+        let line = r#"{"t":{"$date":"2022-07-05T13:13:20.632+03:00"},"s":"I",  "c":"ACCESS",   "id":20249,   "ctx":"conn351460","msg":"Authentication failed","attr":{"mechanism":"SCRAM-SHA-256","speculative":true,"principalName":"sherlock","authenticationDatabase":"db_name","remote":"10.10.10.10:52088","extraInfo":{},"error":"AuthenticationFailed: SCRAM authentication failed, storedKey mismatch"}}"#;
+        let (first, _) = red(&r, line);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let r = r.clone();
+                std::thread::spawn(move || red(&r, line).0)
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), first);
+        }
+        // And in a legacy text line of another file.
+        let (text, _) = red(&r, "2022-09-11T18:53:02.541+0000 I  NETWORK  [listener] connection accepted from 10.10.10.10:51972 #25288 (31 connections now open)");
+        assert!(text.contains(&format!("from {}:51972 #", tok(Kind::Ip, "10.10.10.10"))));
+        assert!(first.contains(&format!(
+            r#""remote":"{}:52088""#,
+            tok(Kind::Ip, "10.10.10.10")
+        )));
+    }
+
+    #[test]
+    fn ip_in_logv2_keeps_the_port() {
+        // beats mongodb-ubuntu-4.4.4-json.log
+        let line = r#"{"t":{"$date":"2023-03-01T11:30:56.276+00:00"},"s":"I",  "c":"ACCESS",   "id":20250,   "ctx":"conn2181505","msg":"Authentication succeeded","attr":{"mechanism":"SCRAM-SHA-256","speculative":true,"principalName":"sherlock","authenticationDatabase":"admin","remote":"172.18.0.7:60756","extraInfo":{}}}"#;
+        let (out, found) = red(&redactor(), line);
+        let ip = tok(Kind::Ip, "172.18.0.7");
+        let user = tok(Kind::User, "sherlock");
+        assert_eq!(
+            out,
+            line.replace("172.18.0.7", &ip)
+                .replace("\"sherlock\"", &format!("\"{user}\""))
+        );
+        assert_eq!(
+            found,
+            vec![
+                (Kind::User, "sherlock".into(), user),
+                (Kind::Ip, "172.18.0.7".into(), ip)
+            ]
+        );
+        assert!(is_json(&out));
+    }
+
+    #[test]
+    fn ip_in_legacy_text_and_audit() {
+        // opentelemetry-collector-contrib 4.2.log
+        let line = r#"2022-09-11T18:53:02.563+0000 I  NETWORK  [conn25289] received client metadata from 192.168.248.5:51974 conn25289: { driver: { name: "mongo-go-driver", version: "v1.7.2+prerelease" }, os: { type: "linux", architecture: "amd64" }, platform: "go1.18.2", application: { name: "MongoDB Automation Agent v12.3.4.7674 (git: 4c7df3ac1d15ef3269d44aa38b17376ca00147eb)" } }"#;
+        let (out, found) = red(&redactor(), line);
+        assert_eq!(
+            out,
+            line.replace("192.168.248.5", &tok(Kind::Ip, "192.168.248.5"))
+        );
+        assert_eq!(
+            found.len(),
+            1,
+            "versions such as v1.7.2, go1.18.2, v12.3.4.7674 stay"
+        );
+
+        let first = AUDIT.lines().next().unwrap();
+        let (out, found) = red(&redactor(), first);
+        let ip = tok(Kind::Ip, "192.168.248.2");
+        assert_eq!(out, first.replace("192.168.248.2", &ip));
+        assert_eq!(found.len(), 3);
+        assert!(out.contains(&format!(
+            r#""remote" : {{ "ip" : "{ip}", "port" : 34736 }}"#
+        )));
+        // `"user" : "__system"` is MongoDB's own and stays.
+        let last = AUDIT.lines().last().unwrap();
+        assert!(red(&redactor(), last)
+            .0
+            .contains(r#"{ "user" : "__system", "db" : "local" }"#));
+    }
+
+    #[test]
+    fn loopback_and_unspecified_addresses_are_redacted_too() {
+        let line = LOGV2_RS1
+            .lines()
+            .find(|l| l.contains(r#""remote":"127.0.0.1:60216""#))
+            .unwrap();
+        let (out, found) = red(&redactor(), line);
+        assert!(
+            !out.contains("127.0.0.1") && out.contains(":60216"),
+            "{out}"
+        );
+        assert_eq!(found.len(), 1);
+        for text in ["bindIp 0.0.0.0", "from [::1]:27017", "::ffff:127.0.0.1 x"] {
+            let (out, found) = red(&redactor(), text);
+            assert!(!found.is_empty() && out.contains("ip-"), "{text} -> {out}");
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses() {
+        let r = redactor();
+        let cases = [
+            (
+                "connection accepted from [fe80::1]:27017 #1",
+                "fe80::1",
+                "[{}]:27017 #1",
+            ),
+            (
+                "remote 2001:db8::8a2e:370:7334 end",
+                "2001:db8::8a2e:370:7334",
+                " end",
+            ),
+            (
+                "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334.",
+                "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+                ".",
+            ),
+            ("mapped ::ffff:10.1.2.3,", "::ffff:10.1.2.3", ","),
+            ("glued ip-fe80::1:27017 x", "fe80::1", "ip-{}:27017 x"),
+            ("glued ip_2001:db8::1 x", "2001:db8::1", "ip_{} x"),
+            (
+                "port without brackets fe80::1:27017 x",
+                "fe80::1",
+                ":27017 x",
+            ),
+        ];
+        for (line, ip, rest) in cases {
+            let (out, found) = red(&r, line);
+            let t = tok(Kind::Ip, ip);
+            assert!(out.contains(&rest.replace("{}", &t)), "{line} -> {out}");
+            assert_eq!(found, vec![(Kind::Ip, ip.to_string(), t)], "{line}");
+        }
+        // Not addresses: times, C++ scopes, MAC addresses, words.
+        for line in [
+            "2019-06-18T11:58:58.382+0100 I CONTROL  [main] at 10:49:06.979",
+            "[10:01:05.854] Asio socket.set_option failed with std::system_error",
+            "mongo::DBException::toString 00:1a:2b:3c:4d:5e dead::beef",
+            r#"{"t":{"$date":"2024-03-18T10:49:06.979-04:00"},"ctx":"a::b"}"#,
+        ] {
+            assert_eq!(red(&r, line).0, line);
+        }
+    }
+
+    #[test]
+    fn fqdn_hosts() {
+        let r = redactor();
+        // hatchet rs1: MongoDB starting.
+        let line = LOGV2_RS1
+            .lines()
+            .find(|l| l.contains("demo.example.com"))
+            .unwrap();
+        let (out, found) = red(&r, line);
+        assert!(out.contains(&format!(
+            r#""host":"{}""#,
+            tok(Kind::Host, "demo.example.com")
+        )));
+        assert!(out.contains(r#""dbPath":"/ws/data/replset/rs1/db""#));
+        assert_eq!(found.len(), 1);
+        // Atlas: host:port in hostAndPort, syncSource; a wildcard certificate subject.
+        for needle in ["hostAndPort", "syncSource", "subject"] {
+            let line = LOGV2_OTHER
+                .lines()
+                .find(|l| l.contains(&format!(r#""{needle}":""#)))
+                .unwrap();
+            let (out, _) = red(&r, line);
+            assert!(!out.contains("ufghn"), "{out}");
+            assert!(is_json(&out));
+        }
+        let line = LOGV2_OTHER
+            .lines()
+            .find(|l| l.contains(r#""hostAndPort":"atlas-"#))
+            .unwrap();
+        let t = tok(Kind::Host, "atlas-o3y5yd-shard-00-00.ufghn.mongodb.net");
+        assert!(red(&r, line)
+            .0
+            .contains(&format!(r#""hostAndPort":"{t}:27017""#)));
+        // mtools mongod_4.0.10_slowtransactions.log: host= and a home directory.
+        let line = "2019-06-18T11:58:58.386+0100 I CONTROL  [initandlisten] MongoDB starting : pid=7775 port=27017 dbpath=/Users/savinayvijay/Desktop/db 64-bit host=Savinays-MacBook-Pro.local";
+        let (out, _) = red(&r, line);
+        assert_eq!(
+            out,
+            format!(
+                "2019-06-18T11:58:58.386+0100 I CONTROL  [initandlisten] MongoDB starting : pid=7775 port=27017 dbpath=/Users/{}/Desktop/db 64-bit host={}",
+                tok(Kind::User, "savinayvijay"),
+                tok(Kind::Host, "Savinays-MacBook-Pro.local")
+            )
+        );
+        // Single-label host after host= (mtools collscans.log style) and in a host key.
+        let (out, _) = red(
+            &r,
+            "MongoDB starting : pid=25983 port=27017 dbpath=/data/db 64-bit host=db7",
+        );
+        assert!(out.ends_with(&format!("host={}", tok(Kind::Host, "db7"))));
+        let (out, _) = red(
+            &r,
+            r#"{"msg":"Found self in config","attr":{"hostAndPort":"mongo-0:27017"}}"#,
+        );
+        assert!(out.contains(&format!(
+            r#""hostAndPort":"{}:27017""#,
+            tok(Kind::Host, "mongo-0")
+        )));
+        // Kubernetes service DNS, a sharded "set/host,host" value, a host glued to a time.
+        let (out, _) = red(
+            &r,
+            r#"{"attr":{"host":"shard01/mdb-0.mdb-svc.ls-25.svc.cluster.local:27018,db2.corp:27018"}}"#,
+        );
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"attr":{{"host":"shard01/{}:27018,{}:27018"}}}}"#,
+                tok(Kind::Host, "mdb-0.mdb-svc.ls-25.svc.cluster.local"),
+                tok(Kind::Host, "db2.corp")
+            )
+        );
+        let (out, _) = red(
+            &r,
+            r#"about to log metadata event into changelog: { _id: "gc.local-2020-02-07T11:59:22.025+1100-5e3cb50a" }"#,
+        );
+        assert!(
+            out.contains(&format!(
+                r#"_id: "{}-2020-02-07T11"#,
+                tok(Kind::Host, "gc.local")
+            )),
+            "{out}"
+        );
+        // Three labels with a digit or '-' and no known TLD, or followed by a port.
+        let (out, _) = red(&r, "syncing from db1.prod.acme and mongos.prod.acme:27017");
+        assert_eq!(
+            out,
+            format!(
+                "syncing from {} and {}:27017",
+                tok(Kind::Host, "db1.prod.acme"),
+                tok(Kind::Host, "mongos.prod.acme")
+            )
+        );
+    }
+
+    #[test]
+    fn words_that_are_not_hosts_stay() {
+        // `[::0]` in the agent's header is the unspecified address: an IP, so redacted.
+        let header = "[2019/09/10 04:07:51.398] [header.info] [::0]        GitCommitId = 8df36b2f";
+        assert!(red(&redactor(), header).0.contains("[ip-"));
+        let r = redactor();
+        for line in [
+            // automation-agent-verbose.log (sample): go source paths, versions.
+            "[2026-11-19T10:01:05.942+0000] [.info] [main/components/agent.go:LoadClusterConfig:536] [10:01:05.942] clusterConfig unchanged",
+            "[2026-05-19T14:18:23.015+0000] [.warn] [src/logrotator/maintainer.go:mainLoop:149] <Log Rotation> [14:18:23.014] Failed to save log file cache",
+            "[2026-05-19T14:18:38.046+0000] [collstats.monitor-6a0ba9c5333afab5776c8071.info] [monitoring/collStatsLatencyMetrics.go:collect:922] Performing collstats",
+            // Ops Manager: Java class names and source locations.
+            "2026-11-20T00:27:04.373+0000 [qtp1515-37] INFO  com.xgen.svc.mms.svc.ping.PingSvc [PingSvc.java.handle:123] - Received ping",
+            // File names, versions, WiredTiger idents.
+            "rotated mongod.log to mongod.log.2026-11-19T10-00-00 and collection-0-123.wt, sizeStorer.wt, mongodb-linux-x86_64-ubuntu2204-7.0.2.tgz, data.tar.gz",
+            "2019-06-18T11:58:58.386+0100 I CONTROL  [initandlisten] db version v4.0.10 (4.0.10) openssl 1.1.1 libssl.so.1.1",
+            "metrics.2024-03-18T14-49-07Z-00000 in /data/db/diagnostic.data",
+            // mongot logger names; MongoDB's own public domains.
+            r#"{"t":"2026-05-19T14:18:47.756+0000","s":"DEBUG","svc":"MONGOT","ctx":"x","n":"org.mongodb.driver.protocol.command","msg":"see http://dochub.mongodb.org/core/prodnotes-filesystem"}"#,
+            // Namespaces of system databases in text.
+            "2019-06-18T11:58:58.917+0100 I STORAGE  [initandlisten] createCollection: admin.system.version with provided UUID: 10f1b638-5d03-4bb2-b694-ce617e3efd52",
+            "2019-06-18T11:59:05.001+0100 I COMMAND  [LogicalSessionCacheRefresh] command config.system.sessions command: listIndexes { listIndexes: \"system.sessions\", $db: \"config\" }",
+            "2026-05-19 agent.info header.info localhost:27017 localhost",
+        ] {
+            assert_eq!(red(&r, line), (line.to_string(), vec![]), "{line}");
+        }
+    }
+
+    #[test]
+    fn known_hosts_anywhere() {
+        let hosts = [
+            "db1.example.net".to_string(),
+            "om1.example.net".to_string(),
+            "mongo7".to_string(),
+        ];
+        let r = Redactor::new(KEY, &hosts);
+        let db1 = r.token(Kind::Host, "db1.example.net");
+        let om1 = r.token(Kind::Host, "om1.example.net");
+        // automation-agent-verbose.log (sample)
+        let line = "[2026-11-19T10:01:05.854+0000] [.info] [src/config/config.go:ReadClusterConfig:911] [10:01:05.854] Retrieving cluster config from https://om1.example.net:8443/agents/api/automation/conf/v1/6740a1b2c3d4e5f6a7b8c9d0?av=108.0.4.8796-1&aos=linux&aa=x86_64&ab=64&ad=ubuntu2204&ah=db1.example.net&ahs=db1.example.net&at=1795082465854";
+        let (out, found) = red(&r, line);
+        assert_eq!(
+            out,
+            line.replace("om1.example.net", &om1)
+                .replace("db1.example.net", &db1)
+        );
+        assert_eq!(found.len(), 3);
+        // monitoring-agent.log (sample): inside a longer word.
+        let line = "[2026-11-19T10:00:02.344+0000] [metrics.monitor-db1.example.net:27017.info] [monitoring/ping.go:doPing:412] Ping took 3ms";
+        assert_eq!(red(&r, line).0, line.replace("db1.example.net", &db1));
+        // Any case; single-label names; not inside other words.
+        let (out, _) = red(
+            &r,
+            "DB1.EXAMPLE.NET:27017 mongo7:27017 mongo7x xmongo7 db1.example.network",
+        );
+        assert!(
+            out.starts_with(&format!(
+                "{db1}:27017 {}:27017 mongo7x xmongo7 ",
+                r.token(Kind::Host, "mongo7")
+            )),
+            "{out}"
+        );
+        assert!(
+            !out.contains("db1.example.network"),
+            "a longer host is a host of its own: {out}"
+        );
+        // An e-mail address at a known host is one e-mail token.
+        let (out, _) = red(&r, "mail ops@db1.example.net now");
+        assert_eq!(
+            out,
+            format!("mail {} now", r.token(Kind::Email, "ops@db1.example.net"))
+        );
+        // Inside JSON, after an escape.
+        let (out, _) = red(&r, r#"{"msg":"a\ndb1.example.net"}"#);
+        assert_eq!(out, format!(r#"{{"msg":"a\n{db1}"}}"#));
+    }
+
+    #[test]
+    fn credentials_in_connection_strings() {
+        let r = Redactor::new(KEY, &["db1.example.net".to_string()]);
+        // automation-agent-verbose.log (sample)
+        let line = "[2026-11-20T03:12:42.909+0000] [.info] [src/mongoctl/processctl.go:StartAndWait:480] <rs0_27018> [03:12:42.909] Process rs0_27018 started (pid 5198); connecting as mongodb://mms-automation:example-password@db1.example.net:27018/?authSource=admin";
+        let (out, found) = red(&r, line);
+        let (user, secret, host) = (
+            tok(Kind::User, "mms-automation"),
+            tok(Kind::Secret, "example-password"),
+            tok(Kind::Host, "db1.example.net"),
+        );
+        assert!(
+            out.ends_with(&format!(
+                "connecting as mongodb://{user}:{secret}@{host}:27018/?authSource=admin"
+            )),
+            "{out}"
+        );
+        assert_eq!(
+            found.iter().map(|f| f.0).collect::<Vec<_>>(),
+            [Kind::User, Kind::Secret, Kind::Host]
+        );
+        assert!(
+            !out.contains("example-password")
+                && !out.contains("mms-automation@")
+                && !out.contains(":mms-automation")
+        );
+
+        let cases = [
+            "mongodb+srv://alice:s3cr%40t!@cluster0.abcde.mongodb.net/?retryWrites=true&w=majority",
+            "mongodb://alice:s3cr%40t!@h1.corp:27017,10.0.0.7:27018,[fe80::7]:27019/admin?replicaSet=rs0",
+            "uri: mongodb://alice@mongo-0:27017",
+            r#"{"msg":"connecting","attr":{"uri":"mongodb:\/\/alice:s3cr%40t!@h1.corp:27017\/admin"}}"#,
+            "no scheme alice:s3cr%40t!@h1.corp:27017 end",
+            "https://alice:s3cr%40t!@om.corp:8443/api?x=1",
+            "password=s3cr%40t! apiKey: 'abcdefgh-1234'",
+        ];
+        for line in cases {
+            let (out, found) = red(&r, line);
+            for leaked in [
+                "alice",
+                "s3cr",
+                "abcde.mongodb",
+                "h1.corp",
+                "10.0.0.7",
+                "fe80::7",
+                "mongo-0",
+                "om.corp",
+                "abcdefgh",
+            ] {
+                assert!(!out.contains(leaked), "{leaked} in {out}");
+            }
+            assert!(!found.is_empty());
+            if line.starts_with('{') {
+                assert!(is_json(&out), "{out}");
+            }
+        }
+        let (out, _) = red(&r, "mongodb://10.0.0.7:27017,localhost:27018/?x=1");
+        assert_eq!(
+            out,
+            format!(
+                "mongodb://{}:27017,localhost:27018/?x=1",
+                tok(Kind::Ip, "10.0.0.7")
+            )
+        );
+    }
+
+    #[test]
+    fn emails() {
+        let r = redactor();
+        let line = LOGV2_OTHER
+            .lines()
+            .find(|l| l.contains(r#""email":""#))
+            .unwrap();
+        let (out, found) = red(&r, line);
+        let emails: Vec<_> = found.iter().filter(|f| f.0 == Kind::Email).collect();
+        assert_eq!(emails.len(), 1);
+        assert!(out.contains(&format!(r#""email":"{}""#, emails[0].2)));
+        assert!(!out.contains('@'));
+        assert!(is_json(&out));
+        // mms0.log (sample) style text, with a '+' and a trailing dot.
+        let (out, _) = red(&r, "Sending alert to ops+alerts@example.net.");
+        assert_eq!(
+            out,
+            format!(
+                "Sending alert to {}.",
+                tok(Kind::Email, "ops+alerts@example.net")
+            )
+        );
+    }
+
+    #[test]
+    fn namespaces() {
+        let r = redactor();
+        let ns = |v: &str| tok(Kind::Namespace, v);
+        // logv2 (rs1): a user namespace; the collection token is shared with "update".
+        let line = LOGV2_OTHER
+            .lines()
+            .find(|l| l.contains(r#""ns":"testdb.employees""#))
+            .unwrap();
+        let (out, _) = red(&r, line);
+        assert!(out.contains(&format!(r#""ns":"{}.{}""#, ns("testdb"), ns("employees"))));
+        // System databases and their collections stay, `$cmd` stays.
+        for l in LOGV2_RS1
+            .lines()
+            .filter(|l| l.contains(r#""namespace":"config."#) || l.contains(r#""ns":"admin.$cmd""#))
+        {
+            let (out, _) = red(&r, l);
+            assert!(
+                out.contains(r#""namespace":"config."#) || out.contains(r#""ns":"admin.$cmd""#),
+                "{out}"
+            );
+        }
+        let (out, _) = red(
+            &r,
+            r#"{"attr":{"ns":"testdb.system.buckets.weather24h","command":{"find":"weather24h","$db":"testdb"},"nss":"local.oplog.rs","collection":"oplog.rs"}}"#,
+        );
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"attr":{{"ns":"{db}.system.buckets.{c}","command":{{"find":"{c}","$db":"{db}"}},"nss":"local.oplog.rs","collection":"oplog.rs"}}}}"#,
+                db = ns("testdb"),
+                c = ns("weather24h")
+            )
+        );
+        // A collection of a system database named by "$db" or "ns" on the line.
+        let (out, _) = red(
+            &r,
+            r#"{"attr":{"command":{"op":"c","ns":"config.$cmd","o":{"create":"transactions"}}}}"#,
+        );
+        assert!(out.contains(r#""create":"transactions""#));
+        let (out, _) = red(
+            &r,
+            r#"{"attr":{"command":{"op":"c","ns":"shop.$cmd","o":{"create":"transactions"}}}}"#,
+        );
+        assert!(out.contains(&format!(r#""create":"{}""#, ns("transactions"))));
+        // Legacy text (mtools mongod_4.0.10_slowtransactions.log).
+        let line = r#"2019-06-18T12:04:12.693+0100 I COMMAND  [conn2] command local.myCollection appName: "MongoDB Shell" command: create { create: "myCollection", lsid: { id: UUID("edbf6089-da9b-4dfd-8af0-a55a0e525d27") }, $db: "local" } numYields:0 reslen:38 protocol:op_msg 0ms"#;
+        let (out, _) = red(&r, line);
+        assert_eq!(out, line.replace("myCollection", &ns("myCollection")));
+        let line = r#"2019-06-18T11:59:48.237+0100 I COMMAND  [conn2] command test.$cmd appName: "MongoDB Shell" command: isMaster { isMaster: 1.0, forShell: 1.0, $db: "test" } numYields:0 reslen:224 locks:{} protocol:op_msg 0ms"#;
+        let (out, _) = red(&r, line);
+        assert_eq!(
+            out,
+            line.replace("test.$cmd", &format!("{}.$cmd", ns("test")))
+                .replace(r#"$db: "test""#, &format!(r#"$db: "{}""#, ns("test")))
+        );
+        let line = r#"2019-06-18T12:13:26.796+0100 I WRITE    [conn2] update shop.orders appName: "MongoDB Shell" command: { q: { name: "ASD" }, u: { $set: { key: "aaa" } } } planSummary: COLLSCAN"#;
+        assert!(red(&r, line).0.contains(&format!(
+            "update {}.{} appName",
+            ns("shop"),
+            ns("orders")
+        )));
+        let line = r#"2014-04-09T23:16:24.197-0400 [conn1] build index on: test.docs properties: { v: 1, key: { _id: 1 }, name: "_id_", ns: "test.docs" }"#;
+        let (out, _) = red(&r, line);
+        assert_eq!(
+            out.matches(&format!("{}.{}", ns("test"), ns("docs")))
+                .count(),
+            2,
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn users() {
+        let r = redactor();
+        let user = |v: &str| tok(Kind::User, v);
+        // Atlas: "user" inside "user", a user name in an error message.
+        let line = LOGV2_OTHER
+            .lines()
+            .find(|l| l.contains(r#""user":{"user":"atlas-sample"#))
+            .unwrap();
+        let (out, _) = red(&r, line);
+        assert!(out.contains(&format!(
+            r#""user":{{"user":"{}","db":""}}"#,
+            user("atlas-sample-dataset-load-68a379cfa9215f59efa86784")
+        )));
+        let line = LOGV2_OTHER
+            .lines()
+            .find(|l| {
+                l.contains("from atlas-sample-dataset-load-68a379cfa9215f59efa86784@ to @admin")
+            })
+            .unwrap();
+        assert!(!red(&r, line).0.contains("atlas-sample"));
+        // mtools mongod_4.2.18_x509.log: an x509 principal; the loopback client is an IP too.
+        let line = "2022-02-24T20:10:28.960+0000 I  ACCESS   [conn2] Successfully authenticated as principal CN=server1,OU=MyServers,O=MongoDB,L=Phoenix,ST=AZ,C=US on $external from client 127.0.0.1:58436";
+        assert_eq!(
+            red(&r, line).0,
+            line.replace(
+                "CN=server1,OU=MyServers,O=MongoDB,L=Phoenix,ST=AZ,C=US",
+                &user("CN=server1,OU=MyServers,O=MongoDB,L=Phoenix,ST=AZ,C=US")
+            )
+            .replace("127.0.0.1", &tok(Kind::Ip, "127.0.0.1"))
+        );
+        // 2.6 text: user@db; saslSupportedMechs "db.user"; __system stays.
+        let (out, _) = red(&r, "2014-04-09T23:24:03.502-0400 [conn68] Failed to authenticate mongolab_sysu@admin with mechanism MONGODB-CR");
+        assert!(out.contains(&format!(
+            "authenticate {}@admin with",
+            user("mongolab_sysu")
+        )));
+        let (out, _) = red(
+            &r,
+            r#"{"attr":{"saslSupportedMechs":"shop.app_user","x":{"saslSupportedMechs":"local.__system"}}}"#,
+        );
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"attr":{{"saslSupportedMechs":"{}.{}","x":{{"saslSupportedMechs":"local.__system"}}}}}}"#,
+                tok(Kind::Namespace, "shop"),
+                user("app_user")
+            )
+        );
+        let (out, _) = red(&r, r#"  user: "CN=client1,OU=MyClients", db: "$external" "#);
+        assert!(out.contains(&format!(
+            r#"user: "{}", db: "$external""#,
+            user("CN=client1,OU=MyClients")
+        )));
+    }
+
+    #[test]
+    fn json_escapes_are_decoded_and_kept_whole() {
+        let r = redactor();
+        let line = r#"{"msg":"a\n10.1.2.3 \"x@y.com\" \u0031\u0030.0.0.9 \u00e9 host=\"db\/x\""}"#;
+        let (out, found) = red(&r, line);
+        assert!(is_json(&out), "{out}");
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| (f.0, f.1.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (Kind::Ip, "10.1.2.3"),
+                (Kind::Email, "x@y.com"),
+                (Kind::Ip, "10.0.0.9")
+            ]
+        );
+        assert!(
+            out.contains(&format!(r#" {} \u00e9"#, tok(Kind::Ip, "10.0.0.9"))),
+            "the whole escaped text is replaced: {out}"
+        );
+        // The Kubernetes wrapper: the inner JSON is a string; its keys still apply.
+        let line = r#"{"logType":"mongodb","contents":"{\"t\":{\"$date\":\"2026-05-19T14:18:50.402+00:00\"},\"attr\":{\"ns\":\"shop.orders\",\"remote\":\"10.1.2.3:5000\",\"user\":\"bob\"}}"}"#;
+        let (out, _) = red(&r, line);
+        let outer: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(outer["contents"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            inner["attr"]["remote"],
+            format!("{}:5000", tok(Kind::Ip, "10.1.2.3"))
+        );
+        assert_eq!(inner["attr"]["user"], tok(Kind::User, "bob"));
+        assert_eq!(
+            inner["attr"]["ns"],
+            format!(
+                "{}.{}",
+                tok(Kind::Namespace, "shop"),
+                tok(Kind::Namespace, "orders")
+            )
+        );
+    }
+
+    #[test]
+    fn non_utf8_passes_through() {
+        let r = redactor();
+        let line = b"\xff\xfe 10.1.2.3:27017 \xc3( \x80host=db7 end\xf0";
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        assert_eq!(r.redact_line(line, &mut out, &mut found), 2);
+        let expected = [
+            &b"\xff\xfe "[..],
+            tok(Kind::Ip, "10.1.2.3").as_bytes(),
+            b":27017 \xc3( \x80host=",
+            tok(Kind::Host, "db7").as_bytes(),
+            b" end\xf0",
+        ]
+        .concat();
+        assert_eq!(out, expected);
+        // A value that is not UTF-8 is reported lossily.
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        r.redact_line(b"{\"user\":\"b\xffob\"}", &mut out, &mut found);
+        assert_eq!(found[0].1, "b\u{fffd}ob");
+        // `out` is appended to.
+        let mut out = b"kept ".to_vec();
+        r.redact_line(b"x", &mut out, &mut Vec::new());
+        assert_eq!(out, b"kept x");
+    }
+
+    /// Long lines of repeated fragments: every rule must stay linear (a
+    /// quadratic one would take minutes here).
+    #[test]
+    fn long_repetitive_lines_are_fast() {
+        let r = Redactor::new(KEY, &["db1.example.net".to_string(), "db1".to_string()]);
+        for unit in [
+            "a.b-",
+            "1:",
+            "a@",
+            "a_",
+            "\\",
+            "\"",
+            "db1.",
+            "xdb1.example.net",
+            "1.2.",
+            "fe80:",
+            "::",
+            "-",
+            "q:p@",
+            "command a.",
+            "/home/",
+            "mongodb://",
+            "u:",
+            "{\"ns\":",
+            "password=",
+        ] {
+            let line = unit.repeat(200_000 / unit.len());
+            let start = std::time::Instant::now();
+            let mut out = Vec::new();
+            r.redact_line(line.as_bytes(), &mut out, &mut Vec::new());
+            let json = format!(
+                "{{\"msg\":\"{}\"}}",
+                line.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+            r.redact_line(json.as_bytes(), &mut out, &mut Vec::new());
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "{unit}: {:?}",
+                start.elapsed()
+            );
+        }
+    }
+
+    fn assert_json_kept(r: &Redactor, text: &str) -> usize {
+        let mut checked = 0;
+        for line in text.lines() {
+            if serde_json::from_str::<serde_json::Value>(line).is_err() {
+                continue;
+            }
+            let mut out = Vec::new();
+            r.redact_line(line.as_bytes(), &mut out, &mut Vec::new());
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                is_json(&out),
+                "invalid JSON after redaction:\n{line}\n{out}"
+            );
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn json_lines_stay_json() {
+        let r = Redactor::new(KEY, &["demo.example.com".to_string()]);
+        let n = assert_json_kept(&r, LOGV2_RS1)
+            + assert_json_kept(&r, LOGV2_OTHER)
+            + assert_json_kept(&r, AUDIT);
+        assert_eq!(
+            n,
+            LOGV2_RS1.lines().count() + LOGV2_OTHER.lines().count() + 3
+        );
+    }
+
+    /// Every line of the corpus files, when they are there (`../shared/corpus`
+    /// beside the repository); the embedded lines above always run.
+    #[test]
+    fn corpus_json_lines_stay_json() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let r = Redactor::new(KEY, &["demo.example.com".to_string()]);
+        for file in [
+            "hatchet/replica/rs1.log",
+            "hatchet/replica/rs2.log",
+            "opentelemetry-collector-contrib/5.0_audit.log",
+            "beats/mongodb-ubuntu-4.4.4-json.log",
+            "mongo-log-parser/cluster0-shard-00-01.ufghn.mongodb.net_2025-08-17T19_50_00_2025-08-18T19_55_21_MONGODB.log",
+            "mongodb-kubernetes/sharded-paging-clean/mdb-sh-conn-tool-mongos-0.log",
+            "mongodb-kubernetes/rs-paging-clean/mdb-rs-conn-tool-1.log",
+        ] {
+            if let Ok(bytes) = std::fs::read(dir.join(file)) {
+                assert!(
+                    assert_json_kept(&r, &String::from_utf8_lossy(&bytes)) > 0,
+                    "{file}"
+                );
+            }
+        }
+    }
+
+    // Generated lines: sensitive values embedded in random text never leak.
+    // Values hold a letter that no token has (tokens are a prefix word and
+    // lowercase hex), so finding them in the output can only be a leak.
+
+    fn ipv4() -> impl Strategy<Value = String> {
+        (1u8..=223, any::<u8>(), any::<u8>(), 1u8..=254)
+            .prop_filter("not loopback", |(a, ..)| *a != 127)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}"))
+    }
+
+    fn ipv6() -> impl Strategy<Value = String> {
+        (
+            0x2001u16..0xfe80,
+            proptest::array::uniform7(any::<u16>()),
+            0usize..3,
+        )
+            .prop_map(|(first, rest, zeros)| {
+                let mut g = [
+                    first, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6],
+                ];
+                for x in g.iter_mut().skip(2).take(zeros) {
+                    *x = 0; // so that some print with "::"
+                }
+                std::net::Ipv6Addr::from(g).to_string()
+            })
+    }
+
+    fn hostname() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec("w[a-z0-9]{0,5}(-[a-z0-9]{1,4})?", 1..4),
+            prop::sample::select(vec![
+                "com", "net", "org", "io", "local", "internal", "example", "de",
+            ]),
+        )
+            .prop_map(|(labels, tld)| format!("{}.{tld}", labels.join(".")))
+    }
+
+    fn email() -> impl Strategy<Value = String> {
+        ("k[a-z0-9]{0,4}([._+][a-z0-9]{1,4})?", hostname()).prop_map(|(l, h)| format!("{l}@{h}"))
+    }
+
+    /// (line fragment, the values that must not appear).
+    fn credential() -> impl Strategy<Value = (String, Vec<String>)> {
+        (
+            prop::sample::select(vec!["mongodb", "mongodb+srv", "https"]),
+            "q[a-z0-9_-]{3,8}",
+            "Q[A-Za-z0-9!$*+=~_.-]{7,14}",
+            hostname(),
+            prop::option::of(1024u16..),
+        )
+            .prop_map(|(scheme, user, pass, host, port)| {
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                (
+                    format!("{scheme}://{user}:{pass}@{host}{port}/admin?x=1"),
+                    vec![user, pass, host],
+                )
+            })
+    }
+
+    fn sensitive() -> impl Strategy<Value = (String, Vec<String>)> {
+        prop_oneof![
+            ipv4().prop_map(|v| (v.clone(), vec![v])),
+            (ipv4(), 1u16..).prop_map(|(v, p)| (format!("{v}:{p}"), vec![v])),
+            ipv6().prop_map(|v| (v.clone(), vec![v])),
+            (ipv6(), 1u16..).prop_map(|(v, p)| (format!("[{v}]:{p}"), vec![v])),
+            hostname().prop_map(|v| (v.clone(), vec![v])),
+            (hostname(), 1u16..).prop_map(|(v, p)| (format!("{v}:{p}"), vec![v])),
+            email().prop_map(|v| (v.clone(), vec![v])),
+            credential(),
+        ]
+    }
+
+    fn filler() -> impl Strategy<Value = String> {
+        "[A-Z0-9]{0,8}"
+    }
+
+    fn separator() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            " ", ", ", " (", ") ", "\t", "=", " '", "' ", "[", "] ", "\"", " { a: ", ": ", " / ",
+        ])
+    }
+
+    fn line_with_secrets() -> impl Strategy<Value = (String, Vec<String>)> {
+        proptest::collection::vec((filler(), separator(), sensitive(), separator()), 1..5).prop_map(
+            |parts| {
+                let mut line = String::new();
+                let mut secrets = Vec::new();
+                for (word, sep1, (value, hidden), sep2) in parts {
+                    line.push_str(&word);
+                    line.push_str(sep1);
+                    line.push_str(&value);
+                    line.push_str(sep2);
+                    secrets.extend(hidden);
+                }
+                (line, secrets)
+            },
+        )
+    }
+
+    proptest! {
+        // No regression files: this module owns no file beside itself.
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn generated_secrets_never_leak((line, secrets) in line_with_secrets()) {
+            let r = redactor();
+            let (out, found) = red(&r, &line);
+            for s in &secrets {
+                prop_assert!(!out.contains(s.as_str()), "{} leaked: {}\n-> {}", s, line, out);
+            }
+            prop_assert!(found.len() >= secrets.len().min(1));
+            // The same text inside a logv2 JSON string, escaped by serde_json.
+            let json = serde_json::json!({"t": {"$date": "2024-03-18T10:49:06.979-04:00"}, "msg": line, "attr": {"note": line}}).to_string();
+            let (out, _) = red(&r, &json);
+            prop_assert!(is_json(&out), "{}", out);
+            for s in &secrets {
+                prop_assert!(!out.contains(s.as_str()), "{} leaked: {}\n-> {}", s, json, out);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(line in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut out = Vec::new();
+            let mut found = Vec::new();
+            let n = redactor().redact_line(&line, &mut out, &mut found);
+            prop_assert_eq!(n, found.len());
+            if n == 0 {
+                prop_assert_eq!(&out, &line);
+            }
+        }
+
+        #[test]
+        fn generated_json_stays_json(
+            fields in proptest::collection::vec((
+                prop::sample::select(vec!["ns", "namespace", "user", "principalName", "host", "hosts", "from", "$db", "find", "pwd", "saslSupportedMechs", "msg", "remote", "attr"]),
+                proptest::collection::vec(prop::sample::select(vec![
+                    "\"", "\\", "\n", "\u{1}", "@", ".", ":", "::", "/", ",", " ", "mongodb://", "u:p@", "10.1.2.3", "fe80::1",
+                    "db1.example.net", "a.b", "$cmd", "x@y.com", "/home/", "principal ", "command a.b ", "password=", "\u{e9}",
+                    "{\"ns\":\"", "\"user\" : \"", "[", "]", "{", "}",
+                ]), 0..12),
+                any::<bool>(),
+            ), 0..8),
+        ) {
+            let mut obj = serde_json::Map::new();
+            for (key, parts, as_array) in fields {
+                let text = parts.concat();
+                let value = if as_array { serde_json::json!([text, text]) } else { serde_json::json!(text) };
+                obj.insert(key.to_string(), value);
+            }
+            let line = serde_json::Value::Object(obj).to_string();
+            let (out, _) = red(&redactor(), &line);
+            prop_assert!(is_json(&out), "{} -> {}", line, out);
+        }
+
+        #[test]
+        fn fragments_never_panic_and_json_stays_json(
+            parts in proptest::collection::vec(prop::sample::select(vec![
+                "{", "}", "[", "]", "\"", "\\", "\\\"", "\\u00", "\\n", ":", "::", ",", "@", ".", "-", "/", "//",
+                "mongodb://", "user", "ns", "host", "$db", "=", " ", "10", "1.2", ".3.4", "fe80", "a", "b.c", "com",
+                "\u{e9}", "\u{ff}", "password", "principal ", "command ", "/home/", "x@y.com", "[::1]", "db1.example.net",
+            ]), 0..40),
+            hosts in proptest::collection::vec("[a-z0-9.]{1,12}", 0..3),
+        ) {
+            let line = parts.concat();
+            let r = Redactor::new(KEY, &hosts);
+            let mut out = Vec::new();
+            let mut found = Vec::new();
+            let n = r.redact_line(line.as_bytes(), &mut out, &mut found);
+            prop_assert_eq!(n, found.len());
+            if is_json(&line) {
+                let out = String::from_utf8_lossy(&out);
+                prop_assert!(is_json(&out), "{} -> {}", line, out);
+            }
+        }
+    }
 }

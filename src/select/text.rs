@@ -368,7 +368,12 @@ fn read_block(file: &File, pos: u64, end: u64) -> io::Result<Vec<u8>> {
 
 /// The first entry starting at a line boundary at or after `pos`:
 /// `(line offset, millis)`. Looks at most a few probe blocks ahead.
-fn entry_at_or_after(file: &File, pos: u64, end: u64, year: Ctime) -> io::Result<Option<(u64, i64)>> {
+fn entry_at_or_after(
+    file: &File,
+    pos: u64,
+    end: u64,
+    year: Ctime,
+) -> io::Result<Option<(u64, i64)>> {
     let mut at = pos;
     let mut need_boundary = pos > 0;
     if need_boundary {
@@ -494,8 +499,9 @@ impl Ctime {
         let first_month = head.split(|&b| b == b'\n').find_map(ctime_month);
         let mut start = mtime.year() as i32;
         if !gz {
-            let tail = read_block(file, size.saturating_sub(PROBE as u64), size).unwrap_or_default();
-            let last = tail.split(|&b| b == b'\n').filter_map(ctime_month).last();
+            let tail =
+                read_block(file, size.saturating_sub(PROBE as u64), size).unwrap_or_default();
+            let last = tail.rsplit(|&b| b == b'\n').find_map(ctime_month);
             if last.is_some_and(|l| l > mtime.month() as u32) {
                 start -= 1;
             }
@@ -721,7 +727,6 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     fn file_with(bytes: &[u8]) -> (tempfile::NamedTempFile, u64) {
         let mut f = tempfile::NamedTempFile::new().unwrap();
