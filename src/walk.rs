@@ -266,12 +266,7 @@ fn plan_component(spec: &ComponentSpec<'_>) -> ComponentPlan {
         }
         ComponentSpec::Mongo { host, process } => {
             let dir = process.log_path.parent().unwrap_or(Path::new("/"));
-            let live = process
-                .log_path
-                .file_name()
-                .unwrap_or(OsStr::new(""))
-                .to_string_lossy()
-                .into_owned();
+            let live = archive_name(process.log_path.file_name().unwrap_or(OsStr::new("")));
             let mut c = empty(
                 format!("{}:{}", host.hostname, process.port),
                 LogType::Mongodb,
@@ -419,17 +414,50 @@ fn list_flat(c: &mut ComponentPlan, wanted: &dyn Fn(&str) -> bool, live: Option<
                 return;
             }
         };
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = archive_name(&entry.file_name());
         if !wanted(&name) {
             continue;
         }
         add_found(c, &entry.path(), &root, name);
     }
     sort_rotation_order(&mut c.files, live);
+    drop_name_collisions(c);
     c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
     if c.error.is_none() && c.files.is_empty() && live.is_none() {
         c.notes
             .push(format!("no {} files in {}", c.log_type, dir.display()));
+    }
+}
+
+/// The archive name of a file name: itself when it is UTF-8, otherwise with
+/// each byte that is not written as `\xNN`.
+fn archive_name(name: &OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Two source names can map to one archive name (an escaped byte against
+/// the same text spelt out): the later file is skipped, so that no archive
+/// path appears twice.
+fn drop_name_collisions(c: &mut ComponentPlan) {
+    let mut seen = std::collections::HashSet::new();
+    let files = std::mem::take(&mut c.files);
+    for f in files {
+        if seen.insert(f.name.clone()) {
+            c.files.push(f);
+        } else {
+            c.skipped.push(Skipped {
+                name: f.name,
+                reason: "its name, made valid UTF-8, is the same as another file's".into(),
+            });
+        }
     }
 }
 
@@ -492,15 +520,17 @@ fn plan_ftdc(c: &mut ComponentPlan, process: &Process) {
         if entry.file_type().is_dir() {
             continue;
         }
-        let name = entry
-            .path()
-            .strip_prefix(&dir)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .into_owned();
+        let name = archive_name(
+            entry
+                .path()
+                .strip_prefix(&dir)
+                .unwrap_or(entry.path())
+                .as_os_str(),
+        );
         add_found(c, entry.path(), &root, name);
     }
     sort_rotation_order(&mut c.files, None);
+    drop_name_collisions(c);
     c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
@@ -646,6 +676,28 @@ mod tests {
             got,
             ["mms0.2026-11-18.log.gz", "mms0.2026-11-19.log", "mms0.log"]
         );
+    }
+
+    #[test]
+    fn non_utf8_names_are_escaped_and_never_collide() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = archive_name(OsStr::from_bytes(b"mongod.log.\xc3"));
+        let b = archive_name(OsStr::from_bytes(b"mongod.log.\xff"));
+        assert_eq!(
+            (a.as_str(), b.as_str()),
+            ("mongod.log.\\xc3", "mongod.log.\\xff")
+        );
+        let mut c = empty("h".into(), LogType::Mongodb, "h".into(), Path::new("/"));
+        for name in [a.clone(), a, b] {
+            c.files.push(PlannedFile {
+                name,
+                source: PathBuf::new(),
+                size: 0,
+            });
+        }
+        drop_name_collisions(&mut c);
+        assert_eq!(c.files.len(), 2);
+        assert_eq!(c.skipped.len(), 1);
     }
 
     #[test]
