@@ -2,7 +2,8 @@
 //! a large sorted log against reading that log once.
 //!
 //! `cargo bench --bench select` (LOGPACK_BENCH_BYTES sets the log size,
-//! default 1 GiB). Compare `select/read_once` with `select/one_hour_window`.
+//! default 1 GiB). Compare `select/read_once` with `select/one_hour_window`;
+//! `select/level_filter_full_scan` is the per-core rate of line filtering.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -66,6 +67,13 @@ fn bench(c: &mut Criterion) {
         .unwrap()
     };
     let hour = window(mid, mid + 3_600_000);
+    // Every line is INFO, so a WARN filter reads and classifies the whole
+    // log and keeps nothing: the cost of line filtering itself.
+    let warn = Request::from_json(
+        r#"{"hosts":[{"hostname":"h","processes":[{"type":"mongod","port":27017,"logPath":"mongod.log"}]}],"level":"WARN"}"#,
+        dir.path(),
+    )
+    .unwrap();
     let engine = Engine::new(Options {
         threads: 1,
         format: Format::Tar,
@@ -101,6 +109,19 @@ fn bench(c: &mut Criterion) {
                 report.manifest.child_jobs[0].files.len(),
                 1,
                 "the window selects the log"
+            );
+            report
+        })
+    });
+    group.bench_function("level_filter_full_scan", |b| {
+        b.iter(|| {
+            let report = engine
+                .collect(&warn, Output::Writer(&mut std::io::sink()), None)
+                .unwrap();
+            assert_eq!(
+                report.manifest.child_jobs[0].skipped.len(),
+                1,
+                "nothing is WARN"
             );
             report
         })

@@ -331,7 +331,7 @@ fn stream_selected(
     };
     let mut error = None;
     if let Err(e) = streamed {
-        if cancel.is_cancelled() || out.hung_up() {
+        if cancel.is_cancelled() {
             return;
         }
         error = Some(format!(
@@ -367,10 +367,6 @@ struct ChunkWriter<'a> {
 }
 
 impl ChunkWriter<'_> {
-    fn hung_up(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
     fn flush_chunk(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
