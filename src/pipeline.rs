@@ -35,6 +35,89 @@ const WINDOW_PER_THREAD: usize = 2;
 /// Progress callback: `(done_bytes, total_bytes)`; return `false` to cancel.
 pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
 
+/// Files below this size are read in batches: one reader job and one
+/// channel for many of them, instead of one each.
+const SMALL_FILE: u64 = 64 * 1024;
+
+/// A batch holds at most this many bytes of small files, or this many files.
+const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_FILES: usize = 256;
+
+/// Consecutive files of one component, read in order by one reader job
+/// into one channel.
+struct Batch {
+    component: usize,
+    files: std::ops::Range<usize>,
+    rx: Receiver<Message>,
+}
+
+/// Splits the plan into batches (a large file is a batch of its own) and
+/// starts a reader job for each, in archive order.
+fn dispatch(
+    engine: &Engine,
+    plan: &Plan,
+    selection: &Arc<Selection>,
+    order: &crossbeam_channel::Sender<Batch>,
+    cancel: &CancelToken,
+) {
+    for (ci, component) in plan.components.iter().enumerate() {
+        let ftdc = component.log_type == LogType::Ftdc;
+        let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
+        let spans = if ftdc {
+            select::ftdc::spans(&names)
+        } else {
+            Vec::new()
+        };
+        let mut start = 0;
+        while start < component.files.len() {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let mut end = start + 1;
+            let mut bytes = component.files[start].size;
+            while end < component.files.len()
+                && bytes < BATCH_BYTES
+                && end - start < BATCH_FILES
+                && component.files[start].size <= SMALL_FILE
+                && component.files[end].size <= SMALL_FILE
+            {
+                bytes += component.files[end].size;
+                end += 1;
+            }
+            let (tx, rx) = bounded(CHUNKS_PER_FILE);
+            if order
+                .send(Batch {
+                    component: ci,
+                    files: start..end,
+                    rx,
+                })
+                .is_err()
+            {
+                return; // the writer stopped
+            }
+            let jobs: Vec<ReadJob> = (start..end)
+                .map(|fi| ReadJob {
+                    source: component.files[fi].source.clone(),
+                    name: component.files[fi].name.clone(),
+                    ftdc,
+                    span: spans.get(fi).copied().unwrap_or((None, None)),
+                    selection: selection.clone(),
+                })
+                .collect();
+            let cancel = cancel.clone();
+            engine.pool().spawn_fifo(move || {
+                for job in &jobs {
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    read::read_file(job, &tx, &cancel);
+                }
+            });
+            start = end;
+        }
+    }
+}
+
 /// What a run produced besides the archive.
 pub(crate) struct Collected {
     pub manifest: Manifest,
@@ -50,6 +133,48 @@ struct ChildState {
     files: Vec<FileRecord>,
     skipped: Vec<Skipped>,
     errors: Vec<String>,
+}
+
+impl ChildState {
+    /// Records an archived file.
+    fn record(
+        &mut self,
+        name: String,
+        size: u64,
+        outcome: ReadOutcome,
+        tokens: &mut BTreeMap<String, String>,
+    ) {
+        if let Some(e) = &outcome.error {
+            self.errors.push(e.clone());
+        }
+        let picked = outcome.selection;
+        tokens.extend(picked.tokens);
+        let mut notes = picked.notes;
+        notes.extend(outcome.notes);
+        self.files.push(FileRecord {
+            name,
+            source_bytes: outcome.source_bytes,
+            archived_bytes: size,
+            sha256: outcome.sha256,
+            truncated: picked.truncated,
+            lines_dropped: picked.lines_dropped,
+            redactions: picked.redactions,
+            notes,
+        });
+    }
+
+    /// Records a planned file that was not archived.
+    fn unavailable(&mut self, name: &str, why: Unavailable) {
+        let reason = match why {
+            Unavailable::Failed(e) => return self.errors.push(e),
+            Unavailable::Vanished => "removed before it could be read (rotated away)".to_string(),
+            Unavailable::NotRegular(reason) | Unavailable::NotSelected(reason) => reason,
+        };
+        self.skipped.push(Skipped {
+            name: name.to_string(),
+            reason,
+        });
+    }
 }
 
 /// Tracks bytes for the progress callback and turns `false` into cancellation.
@@ -157,122 +282,62 @@ pub(crate) fn run<W: Write>(
     let window = WINDOW_PER_THREAD * options.threads.max(1);
 
     let written = std::thread::scope(|scope| -> Result<()> {
-        let (order_tx, order_rx) = bounded::<(usize, usize, Receiver<Message>)>(window);
+        let (order_tx, order_rx) = bounded::<Batch>(window);
         let dispatcher_cancel = cancel.clone();
-        scope.spawn(move || {
-            for (ci, component) in plan.components.iter().enumerate() {
-                let ftdc = component.log_type == LogType::Ftdc;
-                let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
-                let spans = if ftdc {
-                    select::ftdc::spans(&names)
-                } else {
-                    Vec::new()
-                };
-                for (fi, file) in component.files.iter().enumerate() {
-                    if dispatcher_cancel.is_cancelled() {
-                        return;
-                    }
-                    let (tx, rx) = bounded(CHUNKS_PER_FILE);
-                    if order_tx.send((ci, fi, rx)).is_err() {
-                        return; // the writer stopped
-                    }
-                    let job = ReadJob {
-                        source: file.source.clone(),
-                        name: file.name.clone(),
-                        ftdc,
-                        span: spans.get(fi).copied().unwrap_or((None, None)),
-                        selection: selection.clone(),
-                    };
-                    let cancel = dispatcher_cancel.clone();
-                    engine
-                        .pool()
-                        .spawn_fifo(move || read::read_file(&job, &tx, &cancel));
-                }
-            }
-        });
+        scope.spawn(move || dispatch(engine, plan, selection, &order_tx, &dispatcher_cancel));
 
-        for (ci, fi, rx) in order_rx.iter() {
-            if cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let component = &plan.components[ci];
-            let file = &component.files[fi];
-            let state = states.entry(ci).or_default();
+        for batch in order_rx.iter() {
+            let component = &plan.components[batch.component];
+            let state = states.entry(batch.component).or_default();
             state.start.get_or_insert_with(Timestamp::now);
-            match rx.recv() {
-                Ok(Message::Start { size, mtime, name }) => {
-                    let name = name.unwrap_or_else(|| file.name.clone());
-                    let path = format!("{}/{}", component.archive_dir, name);
-                    let mut body = EntryBody {
-                        rx: &rx,
-                        chunk: Vec::new(),
-                        pos: 0,
-                        outcome: None,
-                        progress: &mut progress,
-                        cancelled: false,
-                    };
-                    let appended = archive.append(&path, size, mtime, &mut body);
-                    if body.cancelled || cancel.is_cancelled() {
-                        return Err(Error::Cancelled);
-                    }
-                    appended.map_err(output_error)?;
-                    let outcome = match body.outcome {
-                        Some(o) => o,
-                        // append_data stops at the header size, before End.
-                        None => match rx.recv() {
-                            Ok(Message::End(o)) => o,
-                            _ if cancel.is_cancelled() => return Err(Error::Cancelled),
-                            _ => {
-                                return Err(output_error(io::Error::other(format!(
-                                    "the reader of {} stopped unexpectedly",
-                                    file.source.display()
-                                ))))
-                            }
-                        },
-                    };
-                    if let Some(e) = &outcome.error {
-                        state.errors.push(e.clone());
-                    }
-                    let picked = outcome.selection;
-                    tokens.extend(picked.tokens);
-                    let mut notes = picked.notes;
-                    notes.extend(outcome.notes);
-                    state.files.push(FileRecord {
-                        name,
-                        source_bytes: outcome.source_bytes,
-                        archived_bytes: size,
-                        sha256: outcome.sha256,
-                        truncated: picked.truncated,
-                        lines_dropped: picked.lines_dropped,
-                        redactions: picked.redactions,
-                        notes,
-                    });
+            for fi in batch.files {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
                 }
-                Ok(Message::Unavailable(Unavailable::Vanished)) => state.skipped.push(Skipped {
-                    name: file.name.clone(),
-                    reason: "removed before it could be read (rotated away)".into(),
-                }),
-                Ok(Message::Unavailable(Unavailable::NotRegular(reason))) => {
-                    state.skipped.push(Skipped {
-                        name: file.name.clone(),
-                        reason,
-                    })
-                }
-                Ok(Message::Unavailable(Unavailable::Failed(e))) => state.errors.push(e),
-                Ok(Message::Unavailable(Unavailable::NotSelected(reason))) => {
-                    state.skipped.push(Skipped {
-                        name: file.name.clone(),
-                        reason,
-                    })
-                }
-                Ok(_) | Err(_) => {
-                    if cancel.is_cancelled() {
-                        return Err(Error::Cancelled);
+                let file = &component.files[fi];
+                match batch.rx.recv() {
+                    Ok(Message::Start { size, mtime, name }) => {
+                        let name = name.unwrap_or_else(|| file.name.clone());
+                        let path = format!("{}/{}", component.archive_dir, name);
+                        let mut body = EntryBody {
+                            rx: &batch.rx,
+                            chunk: Vec::new(),
+                            pos: 0,
+                            outcome: None,
+                            progress: &mut progress,
+                            cancelled: false,
+                        };
+                        let appended = archive.append(&path, size, mtime, &mut body);
+                        if body.cancelled || cancel.is_cancelled() {
+                            return Err(Error::Cancelled);
+                        }
+                        appended.map_err(output_error)?;
+                        let outcome = match body.outcome {
+                            Some(o) => o,
+                            // append_data stops at the header size, before End.
+                            None => match batch.rx.recv() {
+                                Ok(Message::End(o)) => o,
+                                _ if cancel.is_cancelled() => return Err(Error::Cancelled),
+                                _ => {
+                                    return Err(output_error(io::Error::other(format!(
+                                        "the reader of {} stopped unexpectedly",
+                                        file.source.display()
+                                    ))))
+                                }
+                            },
+                        };
+                        state.record(name, size, outcome, &mut tokens);
                     }
-                    state.errors.push(format!(
-                        "{}: the reader stopped unexpectedly",
-                        file.source.display()
-                    ));
+                    Ok(Message::Unavailable(why)) => state.unavailable(&file.name, why),
+                    Ok(_) | Err(_) => {
+                        if cancel.is_cancelled() {
+                            return Err(Error::Cancelled);
+                        }
+                        state.errors.push(format!(
+                            "{}: the reader stopped unexpectedly",
+                            file.source.display()
+                        ));
+                    }
                 }
             }
             state.finish = Some(Timestamp::now());
