@@ -9,8 +9,7 @@
 use std::io::{self, Read, Write};
 use std::str::FromStr;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use crate::pgzip::{ParallelGzWriter, DEFAULT_BLOCK_SIZE};
 
 /// Output container and compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,13 +90,13 @@ impl<W: Write> Write for Sink<W> {
     }
 }
 
-enum Encoder<W: Write> {
-    Gz(GzEncoder<Sink<W>>),
+enum Encoder<'p, W: Write> {
+    Gz(ParallelGzWriter<'p, Sink<W>>),
     Zst(zstd::stream::write::Encoder<'static, Sink<W>>),
     Plain(Sink<W>),
 }
 
-impl<W: Write> Encoder<W> {
+impl<W: Write> Encoder<'_, W> {
     fn sink(&mut self) -> &mut Sink<W> {
         match self {
             Encoder::Gz(e) => e.get_mut(),
@@ -116,7 +115,7 @@ impl<W: Write> Encoder<W> {
     }
 }
 
-impl<W: Write> Write for Encoder<W> {
+impl<W: Write> Write for Encoder<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Encoder::Gz(e) => e.write(buf),
@@ -135,19 +134,31 @@ impl<W: Write> Write for Encoder<W> {
 }
 
 /// Writes tar entries into a compressed stream.
-pub(crate) struct ArchiveWriter<W: Write> {
-    tar: tar::Builder<Encoder<W>>,
+pub(crate) struct ArchiveWriter<'p, W: Write> {
+    tar: tar::Builder<Encoder<'p, W>>,
 }
 
-impl<W: Write> ArchiveWriter<W> {
-    /// Starts an archive on `out`. `threads` sizes zstd's own workers.
-    pub fn new(out: W, format: Format, level: i32, threads: usize) -> io::Result<Self> {
+impl<'p, W: Write> ArchiveWriter<'p, W> {
+    /// Starts an archive on `out`. gzip blocks are deflated on `pool`;
+    /// `threads` sizes zstd's own workers.
+    pub fn new(
+        out: W,
+        format: Format,
+        level: i32,
+        threads: usize,
+        pool: &'p rayon::ThreadPool,
+    ) -> io::Result<Self> {
         let sink = Sink {
             inner: out,
             open: true,
         };
         let encoder = match format {
-            Format::TarGz => Encoder::Gz(GzEncoder::new(sink, Compression::new(level as u32))),
+            Format::TarGz => Encoder::Gz(ParallelGzWriter::new(
+                sink,
+                level as u32,
+                DEFAULT_BLOCK_SIZE,
+                pool,
+            )),
             Format::TarZst => {
                 let mut e = zstd::stream::write::Encoder::new(sink, level)?;
                 if threads > 1 {
@@ -226,6 +237,13 @@ impl<R: Read> Read for ExactReader<R> {
 mod tests {
     use super::*;
 
+    fn pool() -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+    }
+
     fn entries(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
         let mut archive = tar::Archive::new(&bytes[..]);
         archive
@@ -243,7 +261,8 @@ mod tests {
 
     #[test]
     fn body_sizes_around_block_boundaries_round_trip() {
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        let pool = pool();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
         let long = format!("{}/file.log", "d".repeat(120));
         for n in [0usize, 1, 511, 512, 513] {
             let data = vec![b'x'; n];
@@ -261,14 +280,16 @@ mod tests {
 
     #[test]
     fn short_body_is_an_error_not_a_corrupt_entry() {
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        let pool = pool();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
         let err = w.append("f", 10, 0, &mut &b"abc"[..]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
     fn long_body_is_cut_at_the_header_size() {
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1).unwrap();
+        let pool = pool();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
         w.append("f", 2, 0, &mut &b"abcdef"[..]).unwrap();
         assert_eq!(
             entries(w.finish().unwrap()),
@@ -280,7 +301,8 @@ mod tests {
     fn abandoned_gzip_stream_is_not_completed() {
         let mut out = Vec::new();
         {
-            let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1).unwrap();
+            let pool = pool();
+            let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, &pool).unwrap();
             w.append("f", 3, 0, &mut &b"abc"[..]).unwrap();
             w.abandon();
         }

@@ -25,6 +25,7 @@ mod archive;
 mod error;
 pub mod manifest;
 mod output;
+mod pgzip;
 mod pipeline;
 mod read;
 pub mod redact;
@@ -151,6 +152,9 @@ impl Report {
 /// an embedding host keeps its own threads to itself.
 pub struct Engine {
     pool: rayon::ThreadPool,
+    /// Deflates gzip blocks. Separate from the reading pool so that a
+    /// compression job never waits behind a reader blocked on a full channel.
+    compress_pool: rayon::ThreadPool,
     options: Options,
     cancel: CancelToken,
 }
@@ -170,8 +174,18 @@ impl Engine {
                 name: "threads",
                 message: e.to_string(),
             })?;
+        let compress_pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .thread_name(|i| format!("logpack-z{i}"))
+            .panic_handler(|_| {})
+            .build()
+            .map_err(|e| Error::InvalidOption {
+                name: "threads",
+                message: e.to_string(),
+            })?;
         Ok(Engine {
             pool,
+            compress_pool,
             options,
             cancel: CancelToken::default(),
         })
@@ -189,6 +203,10 @@ impl Engine {
 
     pub(crate) fn pool(&self) -> &rayon::ThreadPool {
         &self.pool
+    }
+
+    pub(crate) fn compress_pool(&self) -> &rayon::ThreadPool {
+        &self.compress_pool
     }
 
     /// Lists what a collection would archive, without opening any log.

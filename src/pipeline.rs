@@ -269,8 +269,14 @@ pub(crate) fn run<W: Write>(
         target: "<writer>".into(),
         source,
     };
-    let mut archive = ArchiveWriter::new(out, options.format, options.level(), options.threads)
-        .map_err(output_error)?;
+    let mut archive = ArchiveWriter::new(
+        out,
+        options.format,
+        options.level(),
+        options.threads,
+        engine.compress_pool(),
+    )
+    .map_err(output_error)?;
     let mut progress = Progress {
         callback: progress,
         done: 0,
