@@ -54,7 +54,7 @@ pub struct Options {
     pub threads: usize,
     /// Output format. Default: tar.gz.
     pub format: Format,
-    /// Compression level; `None` means the format's default (gzip 6, zstd 3).
+    /// Compression level; `None` means the format's default (gzip 6, zstd 1).
     pub compression_level: Option<i32>,
 }
 
@@ -98,14 +98,26 @@ impl Options {
         Ok(())
     }
 
-    /// Upper bound, in bytes, of the file data buffered by the pipeline:
-    /// `2 × threads` files may be queued ahead of the writer plus one per
-    /// reader thread, each holding at most `CHUNKS_PER_FILE + 1` chunks of
-    /// 256 KiB. With 2 threads that is 7.5 MiB. Compressor state comes on top
-    /// (gzip about 300 KiB; zstd level 3 with workers a few tens of MiB).
+    /// Upper bound, in bytes, of what the pipeline buffers:
+    ///
+    /// - file data: `2 × threads` batches may be queued ahead of the writer
+    ///   plus one per reader thread, each holding at most `CHUNKS_PER_FILE + 1`
+    ///   chunks of 256 KiB: `3 × threads × 5 × 256 KiB`;
+    /// - tar.gz: `2 × threads` 1 MiB blocks in flight with their output,
+    ///   the writer's two blocks, and each compressor's output and state:
+    ///   about `(2 × threads + 2) × 1 MiB + 3 × threads × 1 MiB + threads × 300 KiB`.
+    ///
+    /// With 2 threads: 7.5 MiB + 12.6 MiB. zstd's own workers (level 1) add
+    /// about 15 MiB; measured peak RSS is in the README.
     pub fn memory_bound(&self) -> u64 {
-        let files = (2 * self.threads + self.threads) as u64;
-        files * (read::CHUNKS_PER_FILE as u64 + 1) * read::CHUNK_SIZE as u64
+        const MIB: u64 = 1 << 20;
+        let t = self.threads as u64;
+        let reading = 3 * t * (read::CHUNKS_PER_FILE as u64 + 1) * read::CHUNK_SIZE as u64;
+        let compressing = match self.format {
+            Format::TarGz => (2 * t + 2) * MIB + 3 * t * MIB + t * 300 * 1024,
+            Format::TarZst | Format::Tar => 0,
+        };
+        reading + compressing
     }
 }
 

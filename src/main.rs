@@ -51,7 +51,7 @@ struct CollectArgs {
     /// Archive format.
     #[arg(long, default_value = "tar.gz")]
     format: Format,
-    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 1).
     #[arg(long, allow_negative_numbers = true)]
     compression_level: Option<i32>,
     /// Worker threads (default: available cores).
