@@ -105,15 +105,30 @@ fn dispatch(
                 })
                 .collect();
             let cancel = cancel.clone();
-            engine.pool().spawn_fifo(move || {
-                for job in &jobs {
-                    if cancel.is_cancelled() {
-                        return;
-                    }
-                    read::read_file(job, &tx, &cancel);
-                }
-            });
+            engine
+                .pool()
+                .spawn_fifo(move || read::read_batch(&jobs, &tx, &cancel));
             start = end;
+        }
+    }
+}
+
+/// A batch's messages as the writer takes them, [`Message::Batch`]es unpacked.
+struct Inbox {
+    rx: Receiver<Message>,
+    pending: std::collections::VecDeque<Message>,
+}
+
+impl Inbox {
+    fn recv(&mut self) -> Result<Message, crossbeam_channel::RecvError> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                return Ok(m);
+            }
+            match self.rx.recv()? {
+                Message::Batch(messages) => self.pending.extend(messages),
+                m => return Ok(m),
+            }
         }
     }
 }
@@ -205,7 +220,7 @@ impl Progress<'_, '_> {
 
 /// The body of one entry, pulled from its reader's channel.
 struct EntryBody<'r, 'p, 'a> {
-    rx: &'r Receiver<Message>,
+    inbox: &'r mut Inbox,
     chunk: Vec<u8>,
     pos: usize,
     outcome: Option<ReadOutcome>,
@@ -220,7 +235,7 @@ impl Read for EntryBody<'_, '_, '_> {
                 self.cancelled = true;
                 return Err(io::Error::other("cancelled"));
             }
-            match self.rx.recv() {
+            match self.inbox.recv() {
                 Ok(Message::Data(chunk)) => {
                     self.progress.advance(chunk.len() as u64);
                     self.chunk = chunk;
@@ -296,17 +311,21 @@ pub(crate) fn run<W: Write>(
             let component = &plan.components[batch.component];
             let state = states.entry(batch.component).or_default();
             state.start.get_or_insert_with(Timestamp::now);
+            let mut inbox = Inbox {
+                rx: batch.rx,
+                pending: std::collections::VecDeque::new(),
+            };
             for fi in batch.files {
                 if cancel.is_cancelled() {
                     return Err(Error::Cancelled);
                 }
                 let file = &component.files[fi];
-                match batch.rx.recv() {
+                match inbox.recv() {
                     Ok(Message::Start { size, mtime, name }) => {
                         let name = name.unwrap_or_else(|| file.name.clone());
                         let path = format!("{}/{}", component.archive_dir, name);
                         let mut body = EntryBody {
-                            rx: &batch.rx,
+                            inbox: &mut inbox,
                             chunk: Vec::new(),
                             pos: 0,
                             outcome: None,
@@ -321,7 +340,7 @@ pub(crate) fn run<W: Write>(
                         let outcome = match body.outcome {
                             Some(o) => o,
                             // append_data stops at the header size, before End.
-                            None => match batch.rx.recv() {
+                            None => match inbox.recv() {
                                 Ok(Message::End(o)) => o,
                                 _ if cancel.is_cancelled() => return Err(Error::Cancelled),
                                 _ => {

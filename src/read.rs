@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 
 use crate::select::text::{self, At, TextDecision};
 use crate::select::{ftdc, FileSelection, Selection};
@@ -43,6 +44,9 @@ pub(crate) enum Message {
     End(ReadOutcome),
     /// Nothing will be archived for this file.
     Unavailable(Unavailable),
+    /// Several of the above, in order: small files travel together, so
+    /// that one channel message carries up to a chunk's worth of them.
+    Batch(Vec<Message>),
 }
 
 /// Why a planned file was not archived.
@@ -95,11 +99,13 @@ fn open_no_block(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Reads a job's file and sends its messages on `tx`. Stops quietly when
+/// Where a reader's messages go; `false` means the writer hung up.
+pub(crate) type Outbox<'a> = dyn Fn(Message) -> bool + 'a;
+
+/// Reads a job's file and hands its messages to `send`. Stops quietly when
 /// the writer hangs up or the run is cancelled.
-pub(crate) fn read_file(job: &ReadJob, tx: &Sender<Message>, cancel: &CancelToken) {
+pub(crate) fn read_file(job: &ReadJob, send: &Outbox<'_>, cancel: &CancelToken) {
     let path = job.source.as_path();
-    let send = |m| tx.send(m).is_ok();
     let mut file = match open_no_block(path) {
         Ok(f) => f,
         Err(e) => {
@@ -146,7 +152,7 @@ pub(crate) fn read_file(job: &ReadJob, tx: &Sender<Message>, cancel: &CancelToke
                 body,
                 selection,
             }) => {
-                stream_selected(&file, job, size, mtime, len, body, selection, tx, cancel);
+                stream_selected(&file, job, size, mtime, len, body, selection, send, cancel);
                 return;
             }
             Err(_) if cancel.is_cancelled() => return,
@@ -304,21 +310,18 @@ fn stream_selected(
     len: u64,
     body: Body,
     mut selection: FileSelection,
-    tx: &Sender<Message>,
+    send: &Outbox<'_>,
     cancel: &CancelToken,
 ) {
-    if tx
-        .send(Message::Start {
-            size: len,
-            mtime,
-            name: selection.name.clone(),
-        })
-        .is_err()
-    {
+    if !send(Message::Start {
+        size: len,
+        mtime,
+        name: selection.name.clone(),
+    }) {
         return;
     }
     let mut out = ChunkWriter {
-        tx,
+        send,
         cancel,
         hasher: Sha256::new(),
         buf: Vec::with_capacity(CHUNK_SIZE),
@@ -346,7 +349,7 @@ fn stream_selected(
         ));
     }
     let Some(sha256) = out.finish() else { return };
-    let _ = tx.send(Message::End(ReadOutcome {
+    send(Message::End(ReadOutcome {
         sha256,
         notes: std::mem::take(&mut selection.notes),
         error,
@@ -358,7 +361,7 @@ fn stream_selected(
 /// Chunks a selected body onto the channel: exactly `len` bytes, cut or
 /// zero-padded, hashed as sent.
 struct ChunkWriter<'a> {
-    tx: &'a Sender<Message>,
+    send: &'a Outbox<'a>,
     cancel: &'a CancelToken,
     hasher: Sha256,
     buf: Vec<u8>,
@@ -376,9 +379,11 @@ impl ChunkWriter<'_> {
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
         self.hasher.update(&chunk);
-        self.tx
-            .send(Message::Data(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "writer stopped"))
+        if (self.send)(Message::Data(chunk)) {
+            Ok(())
+        } else {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "writer stopped"))
+        }
     }
 
     /// Pads to `len`, sends the rest; `None` when the writer hung up.
@@ -439,4 +444,39 @@ fn advise_sequential(file: &File) {
     unsafe {
         libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
     }
+}
+
+/// Reads several small files in order, packing their messages into
+/// [`Message::Batch`]es of at most [`CHUNK_SIZE`] bytes of data each.
+pub(crate) fn read_batch(jobs: &[ReadJob], tx: &Sender<Message>, cancel: &CancelToken) {
+    if let [job] = jobs {
+        read_file(job, &|m| tx.send(m).is_ok(), cancel);
+        return;
+    }
+    let pending: RefCell<(Vec<Message>, usize)> = RefCell::new((Vec::new(), 0));
+    let flush = || {
+        let (messages, bytes) = &mut *pending.borrow_mut();
+        *bytes = 0;
+        messages.is_empty() || tx.send(Message::Batch(std::mem::take(messages))).is_ok()
+    };
+    let collect = |m: Message| {
+        let size = match &m {
+            Message::Data(d) => d.len(),
+            _ => 0,
+        };
+        if pending.borrow().1 + size > CHUNK_SIZE && !flush() {
+            return false;
+        }
+        let (messages, bytes) = &mut *pending.borrow_mut();
+        messages.push(m);
+        *bytes += size;
+        true
+    };
+    for job in jobs {
+        if cancel.is_cancelled() {
+            return;
+        }
+        read_file(job, &collect, cancel);
+    }
+    flush();
 }
