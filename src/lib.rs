@@ -164,8 +164,7 @@ impl Report {
 /// an embedding host keeps its own threads to itself.
 pub struct Engine {
     pool: rayon::ThreadPool,
-    /// Deflates gzip blocks. Separate from the reading pool so that a
-    /// compression job never waits behind a reader blocked on a full channel.
+    /// Deflates gzip blocks.
     compress_pool: rayon::ThreadPool,
     options: Options,
     cancel: CancelToken,
@@ -175,26 +174,10 @@ impl Engine {
     /// Builds an engine with its own pool of `options.threads` threads.
     pub fn new(options: Options) -> Result<Engine> {
         options.validate()?;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads)
-            .thread_name(|i| format!("logpack-{i}"))
-            // A panicking reader must not abort the host: its channel closes
-            // and the writer reports the file.
-            .panic_handler(|_| {})
-            .build()
-            .map_err(|e| Error::InvalidOption {
-                name: "threads",
-                message: e.to_string(),
-            })?;
-        let compress_pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads)
-            .thread_name(|i| format!("logpack-z{i}"))
-            .panic_handler(|_| {})
-            .build()
-            .map_err(|e| Error::InvalidOption {
-                name: "threads",
-                message: e.to_string(),
-            })?;
+        // Readers and compressors get separate pools, so that a compression
+        // job never waits behind a reader blocked on a full channel.
+        let pool = build_pool(options.threads, "logpack")?;
+        let compress_pool = build_pool(options.threads, "logpack-z")?;
         Ok(Engine {
             pool,
             compress_pool,
@@ -266,6 +249,20 @@ impl Engine {
             redaction_map: collected.tokens,
         })
     }
+}
+
+/// A pool of the engine's own. A panicking job must not abort the host: its
+/// channel closes and the writer reports the file.
+fn build_pool(threads: usize, prefix: &'static str) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("{prefix}-{i}"))
+        .panic_handler(|_| {})
+        .build()
+        .map_err(|e| Error::InvalidOption {
+            name: "threads",
+            message: e.to_string(),
+        })
 }
 
 /// Replaces host names in archive paths and in the manifest with their
