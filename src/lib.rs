@@ -14,9 +14,10 @@
 //! ```
 //!
 //! The stages are separate modules: [`request`] (parse and validate),
-//! [`walk`] (plan the files), `read` (bounded chunked reads), `archive`
-//! (tar + compression), [`manifest`], `pipeline` (the threads that tie them
-//! together), and [`verify`] (read an archive back).
+//! [`walk`] (plan the files), `read` (bounded chunked reads), [`select`]
+//! (time, severity and size selection) and [`redact`], `archive` (tar +
+//! compression, with `pgzip` for parallel gzip), [`manifest`], `pipeline`
+//! (the threads that tie them together), and [`verify`] (read an archive back).
 //!
 //! Memory is bounded whatever the input: see [`Options::memory_bound`].
 #![deny(missing_docs)]
