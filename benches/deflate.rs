@@ -13,9 +13,12 @@
 //!
 //! Run: `cargo bench --bench deflate`.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::Rng;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flate2::{Compress, Compression, FlushCompress};
 
@@ -23,21 +26,9 @@ const BLOCK: usize = 1 << 20;
 const BLOCKS: usize = 8;
 const WINDOW: usize = 32 << 10;
 
-/// A small deterministic generator, so every run sees the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
 /// mongod-like logs: logv2 JSON and legacy text lines.
 fn log_text(n: usize) -> Vec<u8> {
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut out = Vec::with_capacity(n + 4096);
     let mut t = 0u64;
     while out.len() < n {

@@ -7,25 +7,16 @@
 //!
 //! Run: `cargo bench --bench parse`.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::Rng;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logpack::select::parse::LineParser;
 
 const TARGET: usize = 64 << 20;
-
-/// A small deterministic generator, so every run sees the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
 
 /// Renders `millis` (from 2025-08-18T00:00:00Z) as date and time-of-day parts.
 fn clock(millis: u64) -> (u64, u64, u64, u64, u64) {
@@ -43,7 +34,7 @@ fn clock(millis: u64) -> (u64, u64, u64, u64, u64) {
 /// mongod 8.0 logv2 lines shaped like the Atlas corpus file: mostly short
 /// network lines, some slow-query lines of a few KB, a few debug/warning lines.
 fn logv2() -> Vec<u8> {
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut out = Vec::with_capacity(TARGET + (16 << 10));
     let mut t = 0u64;
     let filler = "x".repeat(4000);
@@ -80,7 +71,7 @@ fn logv2() -> Vec<u8> {
 
 /// mongod 4.0/4.2 legacy text with `-0500` offsets, like keyhole's file.
 fn legacy_iso() -> Vec<u8> {
-    let mut rng = Rng(0xfeed);
+    let mut rng = Rng::new(0xfeed);
     let mut out = Vec::with_capacity(TARGET + (16 << 10));
     let mut t = 0u64;
     while out.len() < TARGET {

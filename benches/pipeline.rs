@@ -22,6 +22,8 @@
 //! The host's speed drifts (ECOSYSTEM.md, benchmark hygiene): compare runs
 //! made close together, not numbers from different days.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::hint::black_box;
@@ -29,6 +31,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use common::Rng;
 use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
@@ -46,32 +49,9 @@ const THREADS: [usize; 2] = [1, 2];
 /// 2024-05-01T00:00:00Z, where the generated logs start.
 const START_MS: i64 = 1_714_521_600_000;
 
-/// xorshift64: deterministic, fast, good enough to vary log fields.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform-ish in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
 /// Writes realistic mongod logv2 lines.
 struct LogGen {
-    rng: XorShift,
+    rng: Rng,
     ms: i64,
     second: i64,
     second_text: String,
@@ -103,7 +83,7 @@ const STATUSES: [&str; 4] = ["open", "shipped", "cancelled", "pending"];
 impl LogGen {
     fn new(seed: u64) -> LogGen {
         LogGen {
-            rng: XorShift(seed),
+            rng: Rng::new(seed),
             ms: START_MS,
             second: i64::MIN,
             second_text: String::new(),
@@ -392,7 +372,7 @@ fn logs_deployment() -> Deployment {
         }
     }
 
-    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let agent_files = [
         ("automation-agent.log.2024-05-01T00-59-59", 512 * 1024),
         ("automation-agent.log", 256 * 1024),
@@ -451,7 +431,7 @@ fn ftdc_deployment() -> Deployment {
         .expect("temp dir");
     let ftdc = dir.path().join("db").join("diagnostic.data");
     fs::create_dir_all(&ftdc).expect("mkdir diagnostic.data");
-    let mut rng = XorShift(0xd1b5_4a32_d192_ed03);
+    let mut rng = Rng::new(0xd1b5_4a32_d192_ed03);
     let mut body = Vec::with_capacity(16 * 1024);
     for i in 0..FTDC_FILES {
         let name = if i + 1 == FTDC_FILES {

@@ -20,10 +20,13 @@
 //! Run: `cargo bench --bench redact`, or `cargo bench --bench redact -- --test`
 //! to run each benchmark once.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::Rng;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use logpack::redact::Redactor;
 
@@ -31,28 +34,6 @@ const MIB: usize = 1024 * 1024;
 const INPUT_BYTES: usize = 32 * MIB;
 /// 2024-05-01T00:00:00Z.
 const START_SECS: u64 = 1_714_521_600;
-
-/// xorshift64: deterministic, fast, good enough to vary log fields.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const NAMESPACES: [(&str, &str); 6] = [
     ("shop", "orders"),
@@ -73,7 +54,7 @@ const DRIVERS: [(&str, &str); 4] = [
 
 /// Generates the events of one mongod, in logv2 or legacy text.
 struct Gen {
-    rng: XorShift,
+    rng: Rng,
     ms: u64,
     conns: Vec<(u64, String)>,
     next_conn: u64,
@@ -82,7 +63,7 @@ struct Gen {
 impl Gen {
     fn new(seed: u64) -> Gen {
         Gen {
-            rng: XorShift(seed),
+            rng: Rng::new(seed),
             ms: START_SECS * 1000,
             conns: Vec::new(),
             next_conn: 1,

@@ -1,0 +1,27 @@
+//! Shared by the benches: a seeded generator, so every run sees the same bytes.
+#![allow(dead_code)] // each bench uses a different part
+
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
+
+/// rand's `StdRng` from a fixed seed, with the three draws the generators use.
+pub struct Rng(StdRng);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(StdRng::seed_from_u64(seed))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0.random()
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0.random_range(0..n.max(1))
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
