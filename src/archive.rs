@@ -11,6 +11,11 @@ use std::str::FromStr;
 
 use crate::pgzip::{ParallelGzWriter, DEFAULT_BLOCK_SIZE};
 
+/// Already-compressed bodies at least this large are stored, not deflated,
+/// in a tar.gz: deflating them again costs CPU for almost no gain. Smaller
+/// ones are not worth cutting a gzip block for.
+const STORE_AT_LEAST: u64 = 256 * 1024;
+
 /// Output container and compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -176,14 +181,20 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
 
     /// Appends one regular file of exactly `size` bytes read from `body`.
     /// If `body` ends early, the error is returned and the archive must be
-    /// abandoned.
+    /// abandoned. `compressed` marks a body that is already compressed: a
+    /// large one is stored in the gzip stream instead of deflated again.
     pub fn append(
         &mut self,
         path: &str,
         size: u64,
         mtime: u64,
+        compressed: bool,
         body: &mut dyn Read,
     ) -> io::Result<()> {
+        let store = compressed && size >= STORE_AT_LEAST;
+        if let (true, Encoder::Gz(gz)) = (store, self.tar.get_mut()) {
+            gz.set_precompressed(true)?;
+        }
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(size);
@@ -195,7 +206,11 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
             inner: body.take(size),
             left: size,
         };
-        self.tar.append_data(&mut header, path, &mut exact)
+        self.tar.append_data(&mut header, path, &mut exact)?;
+        if let (true, Encoder::Gz(gz)) = (store, self.tar.get_mut()) {
+            gz.set_precompressed(false)?;
+        }
+        Ok(())
     }
 
     /// Writes the end-of-archive blocks and finishes the encoder, checking
@@ -267,10 +282,10 @@ mod tests {
         let long = format!("{}/file.log", "d".repeat(120));
         for n in [0usize, 1, 511, 512, 513] {
             let data = vec![b'x'; n];
-            w.append(&format!("f{n}"), n as u64, 0, &mut &data[..])
+            w.append(&format!("f{n}"), n as u64, 0, false, &mut &data[..])
                 .unwrap();
         }
-        w.append(&long, 3, 0, &mut &b"abc"[..]).unwrap();
+        w.append(&long, 3, 0, false, &mut &b"abc"[..]).unwrap();
         let got = entries(w.finish().unwrap());
         assert_eq!(got.len(), 6);
         for (i, n) in [0usize, 1, 511, 512, 513].iter().enumerate() {
@@ -283,7 +298,7 @@ mod tests {
     fn short_body_is_an_error_not_a_corrupt_entry() {
         let pool = pool();
         let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
-        let err = w.append("f", 10, 0, &mut &b"abc"[..]).unwrap_err();
+        let err = w.append("f", 10, 0, false, &mut &b"abc"[..]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
@@ -291,7 +306,7 @@ mod tests {
     fn long_body_is_cut_at_the_header_size() {
         let pool = pool();
         let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
-        w.append("f", 2, 0, &mut &b"abcdef"[..]).unwrap();
+        w.append("f", 2, 0, false, &mut &b"abcdef"[..]).unwrap();
         assert_eq!(
             entries(w.finish().unwrap()),
             vec![("f".to_string(), b"ab".to_vec())]
@@ -304,7 +319,7 @@ mod tests {
         {
             let pool = pool();
             let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, &pool).unwrap();
-            w.append("f", 3, 0, &mut &b"abc"[..]).unwrap();
+            w.append("f", 3, 0, false, &mut &b"abc"[..]).unwrap();
             w.abandon();
         }
         let mut d = flate2::read::GzDecoder::new(&out[..]);

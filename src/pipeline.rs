@@ -332,7 +332,11 @@ pub(crate) fn run<W: Write>(
                             progress: &mut progress,
                             cancelled: false,
                         };
-                        let appended = archive.append(&path, size, mtime, &mut body);
+                        // FTDC and rotated .gz files (when not decompressed) are
+                        // compressed already.
+                        let compressed = component.log_type == LogType::Ftdc
+                            || (name == file.name && name.ends_with(".gz"));
+                        let appended = archive.append(&path, size, mtime, compressed, &mut body);
                         if body.cancelled || cancel.is_cancelled() {
                             return Err(Error::Cancelled);
                         }
@@ -386,6 +390,7 @@ pub(crate) fn run<W: Write>(
         manifest::MANIFEST_NAME,
         json.len() as u64,
         finished,
+        false,
         &mut &json[..],
     );
     if let Err(e) = appended {
