@@ -11,11 +11,6 @@ use std::str::FromStr;
 
 use crate::pgzip::{ParallelGzWriter, DEFAULT_BLOCK_SIZE};
 
-/// Already-compressed bodies at least this large are stored, not deflated,
-/// in a tar.gz: deflating them again costs CPU for almost no gain. Smaller
-/// ones are not worth cutting a gzip block for.
-const STORE_AT_LEAST: u64 = 256 * 1024;
-
 /// Output container and compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -181,19 +176,19 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
 
     /// Appends one regular file of exactly `size` bytes read from `body`.
     /// If `body` ends early, the error is returned and the archive must be
-    /// abandoned. `compressed` marks a body that is already compressed: a
-    /// large one is stored in the gzip stream instead of deflated again.
+    /// abandoned. `store` asks a tar.gz to store the entry rather than
+    /// deflate it (its body is compressed already); consecutive stored
+    /// entries share gzip blocks, a change of mode cuts one.
     pub fn append(
         &mut self,
         path: &str,
         size: u64,
         mtime: u64,
-        compressed: bool,
+        store: bool,
         body: &mut dyn Read,
     ) -> io::Result<()> {
-        let store = compressed && size >= STORE_AT_LEAST;
-        if let (true, Encoder::Gz(gz)) = (store, self.tar.get_mut()) {
-            gz.set_precompressed(true)?;
+        if let Encoder::Gz(gz) = self.tar.get_mut() {
+            gz.set_precompressed(store)?;
         }
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
@@ -206,11 +201,7 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
             inner: body.take(size),
             left: size,
         };
-        self.tar.append_data(&mut header, path, &mut exact)?;
-        if let (true, Encoder::Gz(gz)) = (store, self.tar.get_mut()) {
-            gz.set_precompressed(false)?;
-        }
-        Ok(())
+        self.tar.append_data(&mut header, path, &mut exact)
     }
 
     /// Writes the end-of-archive blocks and finishes the encoder, checking

@@ -113,6 +113,18 @@ fn dispatch(
     }
 }
 
+/// Whether a tar.gz stores an entry instead of deflating it: FTDC and a
+/// rotated `.gz` archived as is are compressed already, so deflate would
+/// spend CPU for almost nothing. Only large ones: a small entry is not worth
+/// cutting a gzip block for, and its tar header and padding would be stored
+/// too. Consecutive stored entries share blocks.
+fn stored_in_gzip(log_type: LogType, archived_name: &str, source_name: &str, size: u64) -> bool {
+    const STORE_AT_LEAST: u64 = 256 * 1024;
+    let compressed = log_type == LogType::Ftdc
+        || (archived_name == source_name && archived_name.ends_with(".gz"));
+    compressed && size >= STORE_AT_LEAST
+}
+
 /// A batch's messages as the writer takes them, [`Message::Batch`]es unpacked.
 struct Inbox {
     rx: Receiver<Message>,
@@ -332,11 +344,8 @@ pub(crate) fn run<W: Write>(
                             progress: &mut progress,
                             cancelled: false,
                         };
-                        // FTDC and rotated .gz files (when not decompressed) are
-                        // compressed already.
-                        let compressed = component.log_type == LogType::Ftdc
-                            || (name == file.name && name.ends_with(".gz"));
-                        let appended = archive.append(&path, size, mtime, compressed, &mut body);
+                        let store = stored_in_gzip(component.log_type, &name, &file.name, size);
+                        let appended = archive.append(&path, size, mtime, store, &mut body);
                         if body.cancelled || cancel.is_cancelled() {
                             return Err(Error::Cancelled);
                         }
