@@ -1,17 +1,19 @@
 //! The collection pipeline: readers on the engine's pool feed bounded
-//! per-file channels; one writer, on the caller's thread, takes the files in
-//! plan order and builds the archive.
+//! per-batch channels; one writer, on the caller's thread, takes the batches
+//! in plan order and builds the archive; gzip blocks are deflated on the
+//! engine's second pool.
 //!
 //! ```text
-//!  dispatcher thread ──(file i's receiver, bounded: WINDOW)──▶ writer (caller's thread)
-//!        │ spawn_fifo(read file i)                               ▲
-//!        ▼                                                       │
-//!  rayon pool workers ──(chunks of file i, bounded: CHUNKS_PER_FILE)┘
+//!  dispatcher thread ──(batch i's receiver, bounded: WINDOW)──▶ writer (caller's thread)
+//!        │ spawn_fifo(read batch i)                               ▲        │ 1 MiB blocks
+//!        ▼                                                        │        ▼
+//!  reader pool ──(chunks of batch i, bounded: CHUNKS_PER_FILE)────┘   compression pool
 //! ```
 //!
-//! Readers start in plan order (FIFO), so the file the writer waits for is
-//! always being read or already read: the bounded channels cannot deadlock.
-//! The writer never runs on a pool worker.
+//! A batch is one large file or up to 256 small ones. Readers start in plan
+//! order (FIFO), so the batch the writer waits for is always being read or
+//! already read: the bounded channels cannot deadlock. The writer never runs
+//! on a pool worker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -29,7 +31,7 @@ use crate::select::{self, Selection};
 use crate::walk::{Plan, Skipped};
 use crate::{CancelToken, Engine};
 
-/// Files whose readers may run ahead of the writer, per pool thread.
+/// Batches whose readers may run ahead of the writer, per pool thread.
 const WINDOW_PER_THREAD: usize = 2;
 
 /// Progress callback: `(done_bytes, total_bytes)`; return `false` to cancel.
