@@ -34,8 +34,14 @@ fn thread_counts_give_the_same_archive_content() {
         );
     }
     // A large FTDC file and a large rotated .gz: stored, not deflated again.
-    t.file("db/diagnostic.data/metrics.2026-11-21T00-00-00Z-00000", log_text(600 << 10, 5));
-    t.file("logs/mongod.log.2026-11-18T10-00-00.gz", log_text(700 << 10, 6));
+    t.file(
+        "db/diagnostic.data/metrics.2026-11-21T00-00-00Z-00000",
+        log_text(600 << 10, 5),
+    );
+    t.file(
+        "logs/mongod.log.2026-11-18T10-00-00.gz",
+        log_text(700 << 10, 6),
+    );
     t.file("logs/mongod.log.2026-11-19T10-00-00", log_text(3 << 20, 7));
     t.file("logs/mongod.log", log_text((5 << 20) + 513, 8));
     let req = t.request(&serde_json::json!({"hosts": [{"hostname": "h", "processes": [
