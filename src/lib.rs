@@ -24,6 +24,7 @@
 
 mod archive;
 mod error;
+pub mod ffi;
 pub mod manifest;
 mod output;
 mod pgzip;
@@ -174,6 +175,12 @@ pub struct Engine {
 impl Engine {
     /// Builds an engine with its own pool of `options.threads` threads.
     pub fn new(options: Options) -> Result<Engine> {
+        Engine::with_cancel_token(options, CancelToken::default())
+    }
+
+    /// Like [`Engine::new`], cancelled by `cancel`, a token made beforehand
+    /// (so that it can be handed out before the engine exists).
+    pub fn with_cancel_token(options: Options, cancel: CancelToken) -> Result<Engine> {
         options.validate()?;
         // Readers and compressors get separate pools, so that a compression
         // job never waits behind a reader blocked on a full channel.
@@ -183,7 +190,7 @@ impl Engine {
             pool,
             compress_pool,
             options,
-            cancel: CancelToken::default(),
+            cancel,
         })
     }
 
