@@ -211,23 +211,31 @@ struct Progress<'p, 'a> {
     callback: Option<&'p mut ProgressFn<'a>>,
     done: u64,
     total: u64,
+    /// What the callback was last told.
+    reported: Option<(u64, u64)>,
     cancel: CancelToken,
 }
 
 impl Progress<'_, '_> {
     fn advance(&mut self, bytes: u64) {
         self.done += bytes;
-        if let Some(cb) = self.callback.as_mut() {
-            if !cb(self.done.min(self.total), self.total) {
-                self.cancel.cancel();
-            }
+        self.report((self.done.min(self.total), self.total));
+    }
+
+    /// The final call, `done == total`, unless the last one said that already.
+    fn complete(&mut self) {
+        let total = self.total.max(self.done);
+        if self.reported != Some((total, total)) {
+            self.report((total, total));
         }
     }
 
-    fn complete(&mut self) {
-        let total = self.total.max(self.done);
+    fn report(&mut self, now: (u64, u64)) {
+        self.reported = Some(now);
         if let Some(cb) = self.callback.as_mut() {
-            cb(total, total);
+            if !cb(now.0, now.1) {
+                self.cancel.cancel();
+            }
         }
     }
 }
@@ -310,6 +318,7 @@ pub(crate) fn run<W: Write>(
         callback: progress,
         done: 0,
         total: plan.total_bytes(),
+        reported: None,
         cancel: cancel.clone(),
     };
     let mut states: HashMap<usize, ChildState> = HashMap::new();
