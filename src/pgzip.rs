@@ -28,14 +28,12 @@
 //! ```text
 //! in flight (2T jobs)   2T × (B + 32 KiB + C)   input, dictionary copy, result
 //! writer                2B + 32 KiB              block being filled, one spare, window
-//! per pool thread       T × (C + ~300 KiB)       output scratch, deflate state (thread-local)
+//! per running job       T × ~300 KiB             deflate state, new for each block
 //! ```
 //!
-//! about `(2T + 2) × B + 3T × C` in all. With the defaults (`B` = 1 MiB) on
-//! 2 threads that is 6 MiB of input plus at most 6 MiB of output, about
-//! 7 MiB in total on log text. The per-thread deflate state stays with the
-//! pool's threads after the writer is gone (one per thread, reused by the
-//! next writer).
+//! about `(2T + 2) × B + 2T × C` in all. With the defaults (`B` = 1 MiB) on
+//! 2 threads that is 6 MiB of input plus at most 4 MiB of output, about
+//! 7 MiB in total on log text.
 //!
 //! # Threads
 //!
@@ -52,7 +50,6 @@
 //! stream with no trailer, which every reader rejects.
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -73,10 +70,6 @@ const WINDOW: usize = 32 << 10;
 /// The gzip header: ID1 ID2, CM = deflate, FLG = 0, MTIME = 0, XFL = 0,
 /// OS = 255 (unknown).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-
-/// A thread's output scratch is dropped rather than kept when it grew past
-/// this (only very large blocks of incompressible data get there).
-const SCRATCH_KEEP_MAX: usize = 4 << 20;
 
 /// Writes ONE standard gzip member whose deflate stream is compressed in
 /// parallel, pigz-style. See the module docs for order, memory and errors.
@@ -378,38 +371,21 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// A pool thread's reusable deflate state and output scratch.
-struct Deflater {
-    level: u32,
-    compress: Compress,
-    scratch: Vec<u8>,
-}
-
-thread_local! {
-    static DEFLATER: RefCell<Option<Deflater>> = const { RefCell::new(None) };
-}
-
 /// Deflates one block: raw deflate primed with `dictionary`, ended with a
 /// sync flush (or `Finish` if `last`). Runs on a pool thread.
+///
+/// The compressor and the output buffer are new for every block, so that
+/// the archive is the same whichever thread compressed a block: a reused
+/// zlib-rs stream after `reset` gave different (still valid) output on
+/// small blocks, in release builds. A fresh stream costs about 2%.
 fn compress_block(level: u32, dictionary: &[u8], input: Vec<u8>, last: bool) -> io::Result<Block> {
-    // Taken out of the thread-local for the duration, so a panic drops it
-    // instead of leaving a half-used stream behind.
-    let mut d = DEFLATER
-        .with(|slot| slot.borrow_mut().take())
-        .filter(|d| d.level == level)
-        .unwrap_or_else(|| Deflater {
-            level,
-            compress: Compress::new(Compression::new(level), false),
-            scratch: Vec::new(),
-        });
-    d.compress.reset();
+    let mut compress = Compress::new(Compression::new(level), false);
     if !dictionary.is_empty() {
-        d.compress
+        compress
             .set_dictionary(dictionary)
             .map_err(io::Error::other)?;
     }
-    d.scratch.clear();
-    d.scratch.reserve(deflate_bound(input.len()));
+    let mut deflated = Vec::with_capacity(deflate_bound(input.len()));
     let flush = if last {
         FlushCompress::Finish
     } else {
@@ -417,36 +393,30 @@ fn compress_block(level: u32, dictionary: &[u8], input: Vec<u8>, last: bool) -> 
     };
     let mut pos = 0;
     loop {
-        if d.scratch.capacity() - d.scratch.len() < 64 {
-            d.scratch.reserve(64.max(d.scratch.len() / 8));
+        if deflated.capacity() - deflated.len() < 64 {
+            deflated.reserve(64.max(deflated.len() / 8));
         }
-        let (in_before, out_before) = (d.compress.total_in(), d.compress.total_out());
-        let status = d
-            .compress
-            .compress_vec(&input[pos..], &mut d.scratch, flush)
+        let (in_before, out_before) = (compress.total_in(), compress.total_out());
+        let status = compress
+            .compress_vec(&input[pos..], &mut deflated, flush)
             .map_err(io::Error::other)?;
-        pos += (d.compress.total_in() - in_before) as usize;
+        pos += (compress.total_in() - in_before) as usize;
         let done = if last {
             status == Status::StreamEnd
         } else {
             // zlib's rule: a flush is complete once input is used up and the
             // call returned with output space to spare.
-            pos == input.len() && d.scratch.len() < d.scratch.capacity()
+            pos == input.len() && deflated.len() < deflated.capacity()
         };
         if done {
             break;
         }
-        if d.compress.total_in() == in_before && d.compress.total_out() == out_before {
+        if compress.total_in() == in_before && compress.total_out() == out_before {
             return Err(io::Error::other("deflate made no progress"));
         }
     }
     let mut crc = crc32fast::Hasher::new();
     crc.update(&input);
-    let deflated = d.scratch.to_vec();
-    if d.scratch.capacity() > SCRATCH_KEEP_MAX {
-        d.scratch = Vec::new();
-    }
-    DEFLATER.with(|slot| *slot.borrow_mut() = Some(d));
     Ok(Block {
         deflated,
         crc,

@@ -1,6 +1,6 @@
 //! The job handle: set a request and options, run once, read the manifest.
 
-use std::ffi::{c_char, c_int, c_void, OsStr};
+use std::ffi::{c_char, c_int, c_uint, c_void, OsStr};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -23,14 +23,23 @@ pub type logpack_progress_fn =
 pub type logpack_write_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, buf: *const u8, len: usize) -> c_int>;
 
-/// An option key for `logpack_job_set_option`.
-pub type logpack_option = u32;
-/// Reader threads and compression workers; 1 to 1024. Default: the cores.
-pub const LOGPACK_OPTION_THREADS: logpack_option = 1;
-/// 0 tar.gz (default), 1 tar.zst, 2 tar.
-pub const LOGPACK_OPTION_FORMAT: logpack_option = 2;
-/// gzip 0-9 (default 6), zstd 1-22 (default 1); checked when the job runs.
-pub const LOGPACK_OPTION_COMPRESSION_LEVEL: logpack_option = 3;
+/// The option keys of `logpack_job_set_option`, which takes the key as an
+/// integer so that an unknown value is an error, not undefined behaviour.
+#[repr(C)]
+#[allow(clippy::enum_variant_names)]
+pub enum logpack_option {
+    /// Reader threads and compression workers; 1 to 1024. Default: the cores.
+    LOGPACK_OPTION_THREADS = 1,
+    /// 0 tar.gz (default), 1 tar.zst, 2 tar.
+    LOGPACK_OPTION_FORMAT = 2,
+    /// gzip 0-9 (default 6), zstd 1-22 (default 1), plain tar 0; checked
+    /// against the format when the job runs.
+    LOGPACK_OPTION_COMPRESSION_LEVEL = 3,
+}
+
+const THREADS: c_uint = logpack_option::LOGPACK_OPTION_THREADS as c_uint;
+const FORMAT: c_uint = logpack_option::LOGPACK_OPTION_FORMAT as c_uint;
+const COMPRESSION_LEVEL: c_uint = logpack_option::LOGPACK_OPTION_COMPRESSION_LEVEL as c_uint;
 
 #[derive(PartialEq)]
 enum State {
@@ -80,8 +89,10 @@ impl logpack_job {
                 "no request: call logpack_job_set_request first",
             );
         };
-        // Stays Running if anything below panics: the job is then poisoned.
+        // Stays Running if anything below panics: the job is then poisoned,
+        // and this message is what last_error reports.
         self.state = State::Running;
+        self.last_error = "a panic was caught inside logpack; the job is poisoned".into();
         let code = self.run_inner(&text, output);
         self.state = State::Done;
         code
@@ -191,7 +202,8 @@ pub extern "C" fn logpack_job_new() -> *mut logpack_job {
 }
 
 /// Frees a job and everything it handed out (the manifest pointer). NULL is
-/// a no-op. Cancel tokens stay valid: they have their own free function.
+/// a no-op. Must not be called while a `logpack_job_run_*` on the job is
+/// under way. Cancel tokens stay valid: they have their own free function.
 #[no_mangle]
 pub unsafe extern "C" fn logpack_job_free(job: *mut logpack_job) {
     guard(|| {
@@ -272,7 +284,7 @@ pub unsafe extern "C" fn logpack_job_set_base_dir(
 #[no_mangle]
 pub unsafe extern "C" fn logpack_job_set_option(
     job: *mut logpack_job,
-    key: logpack_option,
+    key: c_uint,
     value: i64,
 ) -> logpack_result {
     guard(|| {
@@ -284,13 +296,11 @@ pub unsafe extern "C" fn logpack_job_set_option(
         }
         let bad = |what: &str| format!("option {key}: {value} is not a valid {what}");
         match key {
-            LOGPACK_OPTION_THREADS if (1..=1024).contains(&value) => {
-                job.options.threads = value as usize
-            }
-            LOGPACK_OPTION_THREADS => {
+            THREADS if (1..=1024).contains(&value) => job.options.threads = value as usize,
+            THREADS => {
                 return job.fail(LOGPACK_RESULT_INVALID_OPTION, bad("thread count (1-1024)"))
             }
-            LOGPACK_OPTION_FORMAT => {
+            FORMAT => {
                 job.options.format = match value {
                     0 => Format::TarGz,
                     1 => Format::TarZst,
@@ -303,10 +313,10 @@ pub unsafe extern "C" fn logpack_job_set_option(
                     }
                 }
             }
-            LOGPACK_OPTION_COMPRESSION_LEVEL if (-7..=22).contains(&value) => {
+            COMPRESSION_LEVEL if (0..=22).contains(&value) => {
                 job.options.compression_level = Some(value as i32)
             }
-            LOGPACK_OPTION_COMPRESSION_LEVEL => {
+            COMPRESSION_LEVEL => {
                 return job.fail(LOGPACK_RESULT_INVALID_OPTION, bad("compression level"))
             }
             _ => {
@@ -391,7 +401,8 @@ pub unsafe extern "C" fn logpack_job_run_to_writer(
 /// The manifest JSON of a run that wrote an archive (OK or PARTIAL):
 /// `*json` points to `*len` bytes (plus a NUL), borrowed until
 /// `logpack_job_free`. Returns OK, NULL_PARAMETER, or INVALID_STATE when
-/// there is no manifest; outputs are written only on OK.
+/// there is no manifest; outputs are written only on OK. Like every job
+/// function, from one thread at a time.
 #[no_mangle]
 pub unsafe extern "C" fn logpack_job_manifest(
     job: *const logpack_job,
@@ -417,9 +428,11 @@ pub unsafe extern "C" fn logpack_job_manifest(
 }
 
 /// Copies the last error message (UTF-8, no NUL) into `buf`, at most `cap`
-/// bytes, and stores the number of bytes copied in `*out_len`. An empty
-/// message means no error. `buf` may be NULL only when `cap` is 0. Returns
-/// OK or NULL_PARAMETER.
+/// bytes (never splitting a character), and stores the number of bytes
+/// copied in `*out_len`. With `buf` NULL and `cap` 0, stores the message's
+/// full length instead, so that a caller can size its buffer. An empty
+/// message means no error. Returns OK or NULL_PARAMETER (`buf` NULL with
+/// `cap` > 0). From one thread at a time, like every job function.
 #[no_mangle]
 pub unsafe extern "C" fn logpack_job_last_error(
     job: *const logpack_job,
@@ -434,6 +447,11 @@ pub unsafe extern "C" fn logpack_job_last_error(
         }
         // SAFETY: checked non-NULL.
         let message = unsafe { &(*job).last_error };
+        if buf.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe { *out_len = message.len() };
+            return LOGPACK_RESULT_OK;
+        }
         let mut n = message.len().min(cap);
         // Never cut a UTF-8 character in half.
         while !message.is_char_boundary(n) {
@@ -570,7 +588,7 @@ mod tests {
                 LOGPACK_RESULT_INVALID_OPTION
             );
             assert_eq!(
-                logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 0),
+                logpack_job_set_option(job, THREADS, 0),
                 LOGPACK_RESULT_INVALID_OPTION
             );
         }
@@ -623,8 +641,12 @@ mod tests {
 
     #[test]
     fn names_and_versions_are_static_strings() {
-        let name = unsafe { CStr::from_ptr(logpack_result_name(LOGPACK_RESULT_CANCELLED)) };
+        let name = unsafe { CStr::from_ptr(logpack_result_name(LOGPACK_RESULT_CANCELLED as u32)) };
         assert_eq!(name.to_str().unwrap(), "LOGPACK_RESULT_CANCELLED");
+        for unknown in [2, 42, 104, 202, u32::MAX] {
+            let name = unsafe { CStr::from_ptr(logpack_result_name(unknown)) };
+            assert_eq!(name.to_str().unwrap(), "LOGPACK_RESULT_UNKNOWN");
+        }
         let v = unsafe { CStr::from_ptr(super::super::logpack_version_string()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(

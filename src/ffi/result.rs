@@ -1,6 +1,6 @@
 //! Result codes and versions.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_uint};
 
 use super::boundary::guard;
 use crate::Error;
@@ -54,24 +54,39 @@ fn static_str(s: &'static str) -> *const c_char {
 }
 
 /// The name of a result code, e.g. `"LOGPACK_RESULT_OK"`: a static,
-/// NUL-terminated string, never freed. Unknown values give
+/// NUL-terminated string, never freed. Takes any integer, so that a value
+/// from a newer header or a corrupted variable is safe: unknown values give
 /// `"LOGPACK_RESULT_UNKNOWN"`. Thread-safe.
 #[no_mangle]
-pub extern "C" fn logpack_result_name(r: logpack_result) -> *const c_char {
+pub extern "C" fn logpack_result_name(r: c_uint) -> *const c_char {
     use logpack_result::*;
     guard(|| {
-        static_str(match r {
-            LOGPACK_RESULT_OK => "LOGPACK_RESULT_OK\0",
-            LOGPACK_RESULT_PARTIAL => "LOGPACK_RESULT_PARTIAL\0",
-            LOGPACK_RESULT_NULL_PARAMETER => "LOGPACK_RESULT_NULL_PARAMETER\0",
-            LOGPACK_RESULT_INVALID_REQUEST => "LOGPACK_RESULT_INVALID_REQUEST\0",
-            LOGPACK_RESULT_INVALID_OPTION => "LOGPACK_RESULT_INVALID_OPTION\0",
-            LOGPACK_RESULT_INVALID_STATE => "LOGPACK_RESULT_INVALID_STATE\0",
-            LOGPACK_RESULT_IO => "LOGPACK_RESULT_IO\0",
-            LOGPACK_RESULT_OUTPUT => "LOGPACK_RESULT_OUTPUT\0",
-            LOGPACK_RESULT_CANCELLED => "LOGPACK_RESULT_CANCELLED\0",
-            LOGPACK_RESULT_BUSY => "LOGPACK_RESULT_BUSY\0",
-            LOGPACK_RESULT_PANIC => "LOGPACK_RESULT_PANIC\0",
+        let known = [
+            LOGPACK_RESULT_OK,
+            LOGPACK_RESULT_PARTIAL,
+            LOGPACK_RESULT_NULL_PARAMETER,
+            LOGPACK_RESULT_INVALID_REQUEST,
+            LOGPACK_RESULT_INVALID_OPTION,
+            LOGPACK_RESULT_INVALID_STATE,
+            LOGPACK_RESULT_IO,
+            LOGPACK_RESULT_OUTPUT,
+            LOGPACK_RESULT_CANCELLED,
+            LOGPACK_RESULT_BUSY,
+            LOGPACK_RESULT_PANIC,
+        ];
+        static_str(match known.into_iter().find(|k| *k as c_uint == r) {
+            Some(LOGPACK_RESULT_OK) => "LOGPACK_RESULT_OK\0",
+            Some(LOGPACK_RESULT_PARTIAL) => "LOGPACK_RESULT_PARTIAL\0",
+            Some(LOGPACK_RESULT_NULL_PARAMETER) => "LOGPACK_RESULT_NULL_PARAMETER\0",
+            Some(LOGPACK_RESULT_INVALID_REQUEST) => "LOGPACK_RESULT_INVALID_REQUEST\0",
+            Some(LOGPACK_RESULT_INVALID_OPTION) => "LOGPACK_RESULT_INVALID_OPTION\0",
+            Some(LOGPACK_RESULT_INVALID_STATE) => "LOGPACK_RESULT_INVALID_STATE\0",
+            Some(LOGPACK_RESULT_IO) => "LOGPACK_RESULT_IO\0",
+            Some(LOGPACK_RESULT_OUTPUT) => "LOGPACK_RESULT_OUTPUT\0",
+            Some(LOGPACK_RESULT_CANCELLED) => "LOGPACK_RESULT_CANCELLED\0",
+            Some(LOGPACK_RESULT_BUSY) => "LOGPACK_RESULT_BUSY\0",
+            Some(LOGPACK_RESULT_PANIC) => "LOGPACK_RESULT_PANIC\0",
+            None => "LOGPACK_RESULT_UNKNOWN\0",
         })
     })
 }

@@ -1,0 +1,3 @@
+module logpack.example/collect
+
+go 1.19

@@ -1,0 +1,931 @@
+/*
+ * The C smoke test of logpack's C ABI (include/logpack.h), built and run by
+ * tests/c_smoke.rs against the static library with
+ *   cc -std=c11 -Wall -Wextra -Werror -pedantic -I include
+ * and, under CI, also with -fsanitize=address,undefined.
+ *
+ * It drives every exported function: versions, result names, NULL
+ * arguments, bad requests and options, job states, a run to a path (OK and
+ * PARTIAL), progress, cancellation from the progress callback, from a token
+ * on another thread and before the run, a failing writer, streamed zstd and
+ * gzip, base directories and non-UTF-8 paths. Each section prints
+ * "ok <name>"; the first failed check prints "FAIL ..." and exits 1.
+ *
+ * The deployments are built here, in a mkdtemp() directory that is removed
+ * at the end (set LOGPACK_SMOKE_KEEP=1 to keep it).
+ */
+#define _XOPEN_SOURCE 700
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logpack.h"
+
+/* ---------------------------------------------------------------- checks */
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+_Noreturn static void fail(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
+_Noreturn static void fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "FAIL %s:%d: ", file, line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  exit(1);
+}
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) fail(__FILE__, __LINE__, __VA_ARGS__);                                            \
+  } while (0)
+
+/* Evaluates `call` once and compares its logpack_result with `want`. */
+#define EXPECT_RC(call, want)                                                                      \
+  do {                                                                                             \
+    logpack_result got_ = (call);                                                                  \
+    logpack_result want_ = (want);                                                                 \
+    if (got_ != want_)                                                                             \
+      fail(__FILE__, __LINE__, "%s returned %s (%d), expected %s", #call,                          \
+           logpack_result_name(got_), (int)got_, logpack_result_name(want_));                     \
+  } while (0)
+
+/* snprintf that fails the test instead of truncating. */
+static void format_into(char *buf, size_t cap, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void format_into(char *buf, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, cap, fmt, ap);
+  va_end(ap);
+  CHECK(n >= 0 && (size_t)n < cap, "%d bytes do not fit in %zu", n, cap);
+}
+
+static void ok(const char *name) {
+  printf("ok %s\n", name);
+  fflush(stdout);
+}
+
+/* --------------------------------------------------------- file helpers */
+
+static char root[512];     /* the mkdtemp() directory */
+static pthread_t main_thread;
+
+static char *path_of(const char *rel) {
+  static char bufs[8][1024];
+  static int next;
+  char *b = bufs[next++ % 8];
+  int n = snprintf(b, sizeof bufs[0], "%s/%s", root, rel);
+  CHECK(n > 0 && (size_t)n < sizeof bufs[0], "path too long: %s", rel);
+  return b;
+}
+
+static void mkdirs(const char *path) {
+  char tmp[1024];
+  size_t n = strlen(path);
+  CHECK(n < sizeof tmp, "path too long");
+  memcpy(tmp, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (tmp[i] == '/' || tmp[i] == '\0') {
+      char c = tmp[i];
+      tmp[i] = '\0';
+      CHECK(mkdir(tmp, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", tmp, strerror(errno));
+      tmp[i] = c;
+    }
+  }
+}
+
+/* Writes `size` bytes of log-like text to `path`, creating its directory. */
+static void write_log(const char *path, size_t size) {
+  char dir[1024];
+  format_into(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  CHECK(slash != NULL, "no directory in %s", path);
+  *slash = '\0';
+  mkdirs(dir);
+
+  static char chunk[64 * 1024];
+  static int filled;
+  if (!filled) {
+    const char *line = "2024-05-01T12:00:00.000+00:00 I  NETWORK  [conn1] a line of the smoke test\n";
+    size_t len = strlen(line);
+    for (size_t i = 0; i < sizeof chunk; i++) chunk[i] = line[i % len];
+    filled = 1;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+  while (size > 0) {
+    size_t n = size < sizeof chunk ? size : sizeof chunk;
+    ssize_t w = write(fd, chunk, n);
+    CHECK(w > 0, "write %s: %s", path, strerror(errno));
+    size -= (size_t)w;
+  }
+  CHECK(close(fd) == 0, "close %s", path);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Number of entries in a directory, "." and ".." excluded. */
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  CHECK(d != NULL, "opendir %s: %s", dir, strerror(errno));
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------- job helpers */
+
+static logpack_result set_request(logpack_job *job, const char *json) {
+  return logpack_job_set_request(job, json, strlen(json));
+}
+
+static logpack_result run_to(logpack_job *job, const char *path) {
+  return logpack_job_run_to_path(job, path, strlen(path));
+}
+
+/* The last error as a NUL-terminated string (static buffer). */
+static const char *last_error(const logpack_job *job) {
+  static char buf[4096];
+  size_t n = 12345;
+  EXPECT_RC(logpack_job_last_error(job, buf, sizeof buf - 1, &n), LOGPACK_RESULT_OK);
+  CHECK(n < sizeof buf, "out_len %zu larger than the buffer", n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* The manifest JSON (borrowed from the job). */
+static const char *manifest(const logpack_job *job) {
+  const char *json = NULL;
+  size_t len = 0;
+  EXPECT_RC(logpack_job_manifest(job, &json, &len), LOGPACK_RESULT_OK);
+  CHECK(json != NULL && len > 0, "empty manifest");
+  CHECK(json[len] == '\0', "the manifest is not followed by a NUL");
+  CHECK(strlen(json) == len, "the manifest length %zu disagrees with strlen", len);
+  CHECK(json[0] == '{' && json[len - 1] == '}', "the manifest is not a JSON object");
+  return json;
+}
+
+/* A request for one mongod whose logPath is `log_path`. */
+static const char *request_for(const char *log_path) {
+  static char json[2048];
+  CHECK(strchr(log_path, '"') == NULL && strchr(log_path, '\\') == NULL,
+        "path needs JSON escaping: %s", log_path);
+  int n = snprintf(json, sizeof json,
+                   "{\"resourceName\":\"smoke\",\"hosts\":[{\"hostname\":\"db1.example.net\","
+                   "\"processes\":[{\"type\":\"mongod\",\"port\":27017,\"logPath\":\"%s\"}]}]}",
+                   log_path);
+  CHECK(n > 0 && (size_t)n < sizeof json, "request too long");
+  return json;
+}
+
+/* A fresh job for `log_path` with `threads` threads. */
+static logpack_job *job_for(const char *log_path, int64_t threads) {
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  EXPECT_RC(set_request(job, request_for(log_path)), LOGPACK_RESULT_OK);
+  if (threads > 0) EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, threads), LOGPACK_RESULT_OK);
+  return job;
+}
+
+/* ------------------------------------------------------------- sections */
+
+_Static_assert(LOGPACK_VERSION_NUMBER ==
+                   LOGPACK_VERSION_MAJOR * 10000 + LOGPACK_VERSION_MINOR * 100 + LOGPACK_VERSION_PATCH,
+               "LOGPACK_VERSION_NUMBER arithmetic");
+_Static_assert(LOGPACK_RESULT_OK == 0 && LOGPACK_RESULT_PARTIAL == 1 &&
+                   LOGPACK_RESULT_NULL_PARAMETER == 100 && LOGPACK_RESULT_INVALID_REQUEST == 101 &&
+                   LOGPACK_RESULT_INVALID_OPTION == 102 && LOGPACK_RESULT_INVALID_STATE == 103 &&
+                   LOGPACK_RESULT_IO == 200 && LOGPACK_RESULT_OUTPUT == 201 &&
+                   LOGPACK_RESULT_CANCELLED == 300 && LOGPACK_RESULT_BUSY == 301 &&
+                   LOGPACK_RESULT_PANIC == 900,
+               "result values are fixed");
+_Static_assert(LOGPACK_OPTION_THREADS == 1 && LOGPACK_OPTION_FORMAT == 2 &&
+                   LOGPACK_OPTION_COMPRESSION_LEVEL == 3,
+               "option keys are fixed");
+
+static void test_versions(void) {
+  CHECK(logpack_version_number() == LOGPACK_VERSION_NUMBER, "library %u, header %d",
+        logpack_version_number(), LOGPACK_VERSION_NUMBER);
+  const char *v = logpack_version_string();
+  CHECK(v != NULL && strcmp(v, LOGPACK_VERSION_STRING) == 0, "library \"%s\", header \"%s\"",
+        v ? v : "(null)", LOGPACK_VERSION_STRING);
+  char want[64];
+  format_into(want, sizeof want, "%d.%d.%d", LOGPACK_VERSION_MAJOR, LOGPACK_VERSION_MINOR,
+           LOGPACK_VERSION_PATCH);
+  CHECK(strcmp(v, want) == 0, "version string \"%s\" is not MAJOR.MINOR.PATCH \"%s\"", v, want);
+  CHECK(logpack_version_string() == v, "the version string is not static");
+  ok("versions");
+}
+
+static void test_result_names(void) {
+  static const struct {
+    logpack_result r;
+    const char *name;
+  } names[] = {
+#define NAME(x) {x, #x}
+      NAME(LOGPACK_RESULT_OK),
+      NAME(LOGPACK_RESULT_PARTIAL),
+      NAME(LOGPACK_RESULT_NULL_PARAMETER),
+      NAME(LOGPACK_RESULT_INVALID_REQUEST),
+      NAME(LOGPACK_RESULT_INVALID_OPTION),
+      NAME(LOGPACK_RESULT_INVALID_STATE),
+      NAME(LOGPACK_RESULT_IO),
+      NAME(LOGPACK_RESULT_OUTPUT),
+      NAME(LOGPACK_RESULT_CANCELLED),
+      NAME(LOGPACK_RESULT_BUSY),
+      NAME(LOGPACK_RESULT_PANIC),
+#undef NAME
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const char *got = logpack_result_name(names[i].r);
+    CHECK(got != NULL && strcmp(got, names[i].name) == 0, "name of %d: \"%s\", expected \"%s\"",
+          (int)names[i].r, got ? got : "(null)", names[i].name);
+    CHECK(logpack_result_name(names[i].r) == got, "the name of %s is not static", got);
+  }
+  /* Both spellings of the types work. */
+  enum logpack_result tagged = LOGPACK_RESULT_OK;
+  logpack_result typed = tagged;
+  CHECK(typed == LOGPACK_RESULT_OK, "enum spelling");
+  ok("result_names");
+}
+
+static void test_nulls(void) {
+  const char *json = request_for("/nonexistent/mongod.log");
+  size_t len = strlen(json);
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+
+  /* _free(NULL) are no-ops. */
+  logpack_job_free(NULL);
+  logpack_cancel_token_free(NULL);
+
+  EXPECT_RC(logpack_job_set_request(NULL, json, len), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_set_request(job, NULL, len), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_set_request(job, NULL, 0), LOGPACK_RESULT_NULL_PARAMETER);
+
+  EXPECT_RC(logpack_job_set_base_dir(NULL, root, strlen(root)), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_set_base_dir(job, NULL, 10), LOGPACK_RESULT_NULL_PARAMETER);
+
+  EXPECT_RC(logpack_job_set_option(NULL, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_NULL_PARAMETER);
+
+  EXPECT_RC(logpack_job_set_progress(NULL, NULL, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  /* A NULL callback on a real job removes it: not an error. */
+  EXPECT_RC(logpack_job_set_progress(job, NULL, NULL), LOGPACK_RESULT_OK);
+
+  const char *out = path_of("null-out.tar.gz");
+  EXPECT_RC(logpack_job_run_to_path(NULL, out, strlen(out)), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_run_to_path(job, NULL, 5), LOGPACK_RESULT_NULL_PARAMETER);
+
+  int dummy = 0;
+  EXPECT_RC(logpack_job_run_to_writer(NULL, NULL, &dummy), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_run_to_writer(job, NULL, &dummy), LOGPACK_RESULT_NULL_PARAMETER);
+
+  const char *mj = "untouched";
+  size_t ml = 777;
+  EXPECT_RC(logpack_job_manifest(NULL, &mj, &ml), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_manifest(job, NULL, &ml), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_manifest(job, &mj, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  CHECK(strcmp(mj, "untouched") == 0 && ml == 777, "outputs written on failure");
+
+  char buf[16];
+  size_t n = 777;
+  EXPECT_RC(logpack_job_last_error(NULL, buf, sizeof buf, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_last_error(job, buf, sizeof buf, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_job_last_error(job, NULL, 5, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  CHECK(n == 777, "out_len written on failure");
+  /* NULL with a capacity of 0 is allowed. */
+  EXPECT_RC(logpack_job_last_error(job, NULL, 0, &n), LOGPACK_RESULT_OK);
+  CHECK(n == 0, "out_len %zu with cap 0", n);
+
+  CHECK(logpack_job_cancel_token(NULL) == NULL, "a token for a NULL job");
+  EXPECT_RC(logpack_cancel_token_cancel(NULL), LOGPACK_RESULT_NULL_PARAMETER);
+
+  /* None of the NULL calls touched the job: it still runs (and the request
+   * names a missing file, so the run is PARTIAL). */
+  EXPECT_RC(logpack_job_set_request(job, json, len), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_PARTIAL);
+  CHECK(exists(out), "no archive at %s", out);
+  logpack_job_free(job);
+  ok("null_parameters");
+}
+
+static void test_bad_request(void) {
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+
+  /* No error yet. */
+  CHECK(strcmp(last_error(job), "") == 0, "an error before any call: %s", last_error(job));
+
+  EXPECT_RC(set_request(job, "{\"hosts\":[{\"agentLogDir\":\"x\"}]}"),
+            LOGPACK_RESULT_INVALID_REQUEST);
+  char full[4096];
+  format_into(full, sizeof full, "%s", last_error(job));
+  CHECK(strstr(full, "hosts[0].hostname") != NULL, "the error does not name the field: %s", full);
+
+  /* A too-small buffer: exactly `cap` bytes are copied, nothing beyond. */
+  char small[16];
+  memset(small, 0x5a, sizeof small);
+  size_t n = 0;
+  EXPECT_RC(logpack_job_last_error(job, small, 8, &n), LOGPACK_RESULT_OK);
+  CHECK(n == 8, "copied %zu bytes into a buffer of 8", n);
+  CHECK(memcmp(small, full, 8) == 0, "the truncated message is not a prefix");
+  for (size_t i = 8; i < sizeof small; i++) CHECK(small[i] == 0x5a, "byte %zu written past cap", i);
+
+  /* Other malformed requests. */
+  EXPECT_RC(set_request(job, "{\"hosts\": ["), LOGPACK_RESULT_INVALID_REQUEST);
+  CHECK(last_error(job)[0] != '\0', "no message for malformed JSON");
+  EXPECT_RC(set_request(job, "{\"hosts\":[{\"hostname\":\"h\",\"agentLogDir\":\"x\"}],\"bogus\":1}"),
+            LOGPACK_RESULT_INVALID_REQUEST);
+  CHECK(strstr(last_error(job), "bogus") != NULL, "unknown field not named: %s", last_error(job));
+  const char not_utf8[] = "{\"hosts\":[{\"hostname\":\"h\xff\",\"agentLogDir\":\"x\"}]}";
+  EXPECT_RC(logpack_job_set_request(job, not_utf8, sizeof not_utf8 - 1),
+            LOGPACK_RESULT_INVALID_REQUEST);
+  EXPECT_RC(logpack_job_set_request(job, "", 0), LOGPACK_RESULT_INVALID_REQUEST);
+
+  /* The request is pointer plus length, never read up to a NUL: trailing
+   * garbage after `len` is ignored. */
+  const char *good = request_for("/nonexistent/mongod.log");
+  char padded[2048];
+  size_t glen = strlen(good);
+  memcpy(padded, good, glen);
+  memcpy(padded + glen, "garbage}}}", 11);
+  EXPECT_RC(logpack_job_set_request(job, padded, glen), LOGPACK_RESULT_OK);
+
+  /* A run after the failed requests uses the good one. */
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  const char *out = path_of("bad-request-then-good.tar.gz");
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_PARTIAL);
+  logpack_job_free(job);
+  ok("bad_request");
+}
+
+static void test_invalid_option(void) {
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  EXPECT_RC(logpack_job_set_option(job, (logpack_option)99, 1), LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(strstr(last_error(job), "99") != NULL, "the error does not name the key: %s",
+        last_error(job));
+  EXPECT_RC(logpack_job_set_option(job, (logpack_option)0, 1), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 0), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, -1), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1025), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, INT64_MAX),
+            LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_FORMAT, 3), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_FORMAT, -1), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_COMPRESSION_LEVEL, 23),
+            LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_COMPRESSION_LEVEL, INT64_MIN),
+            LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(last_error(job)[0] != '\0', "no message for a bad level");
+  logpack_job_free(job);
+
+  /* A level that only the format can judge (gzip 15) fails when the job
+   * runs, and leaves nothing behind. */
+  const char *log = path_of("opt/mongod.log");
+  write_log(log, 1000);
+  job = job_for(log, 1);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_FORMAT, 0), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_COMPRESSION_LEVEL, 15), LOGPACK_RESULT_OK);
+  const char *out = path_of("opt/level.tar.gz");
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(!exists(out), "an archive at %s after INVALID_OPTION", out);
+  CHECK(last_error(job)[0] != '\0', "no message for a bad level at run time");
+  logpack_job_free(job);
+  ok("invalid_option");
+}
+
+static void test_invalid_state(void) {
+  const char *log = path_of("state/mongod.log");
+  write_log(log, 4096);
+  const char *out = path_of("state/out.tar.gz");
+
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  /* No manifest before a run. */
+  const char *mj = NULL;
+  size_t ml = 0;
+  EXPECT_RC(logpack_job_manifest(job, &mj, &ml), LOGPACK_RESULT_INVALID_STATE);
+  /* A run without a request. */
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_INVALID_STATE);
+  CHECK(strstr(last_error(job), "request") != NULL, "unhelpful error: %s", last_error(job));
+  CHECK(!exists(out), "an archive after INVALID_STATE");
+  /* ... which does not spoil the job. */
+  EXPECT_RC(set_request(job, request_for(log)), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_OK);
+  const char *first = manifest(job);
+
+  /* One run per job: a second run, and any setter, is refused. */
+  const char *out2 = path_of("state/second.tar.gz");
+  EXPECT_RC(run_to(job, out2), LOGPACK_RESULT_INVALID_STATE);
+  CHECK(!exists(out2), "a second run wrote %s", out2);
+  int dummy = 0;
+  EXPECT_RC(logpack_job_run_to_writer(job, (logpack_write_fn)NULL, &dummy),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(set_request(job, request_for(log)), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_job_set_base_dir(job, root, strlen(root)), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 2), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_job_set_progress(job, NULL, NULL), LOGPACK_RESULT_INVALID_STATE);
+  /* The manifest of the first run is still there, at the same address. */
+  CHECK(manifest(job) == first, "the manifest moved");
+  logpack_job_free(job);
+  ok("invalid_state");
+}
+
+static void test_run_to_path(void) {
+  const char *log = path_of("ok/db/mongod.log");
+  write_log(log, 256 * 1024 + 17);
+  char rotated[1024];
+  format_into(rotated, sizeof rotated, "%s.2024-05-01T00-00-00", log);
+  write_log(rotated, 5000);
+  const char *out = path_of("ok/out.tar.gz");
+
+  logpack_job *job = job_for(log, 2);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_OK);
+  CHECK(strcmp(last_error(job), "") == 0, "an error after OK: %s", last_error(job));
+  const char *m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"SUCCESS\"") != NULL, "manifest: %s", m);
+  CHECK(strstr(m, "FAILURE") == NULL, "manifest: %s", m);
+  CHECK(strstr(m, "mongod.log") != NULL, "the log is not in the manifest: %s", m);
+
+  struct stat st;
+  CHECK(stat(out, &st) == 0, "no archive at %s", out);
+  CHECK((st.st_mode & 07777) == 0600, "archive mode %o, expected 600", (unsigned)(st.st_mode & 07777));
+  CHECK(st.st_size > 100, "archive of %lld bytes", (long long)st.st_size);
+  unsigned char magic[2] = {0};
+  FILE *f = fopen(out, "rb");
+  CHECK(f != NULL && fread(magic, 1, 2, f) == 2, "read %s", out);
+  fclose(f);
+  CHECK(magic[0] == 0x1f && magic[1] == 0x8b, "not gzip: %02x %02x", magic[0], magic[1]);
+  /* Nothing else was left in the directory (no temporary file). */
+  CHECK(count_entries(path_of("ok")) == 2, "stray files in %s", path_of("ok"));
+  logpack_job_free(job);
+
+  /* An existing directory gets the default name. */
+  const char *dir = path_of("ok/into-dir");
+  mkdirs(dir);
+  job = job_for(log, 1);
+  EXPECT_RC(run_to(job, dir), LOGPACK_RESULT_OK);
+  DIR *d = opendir(dir);
+  CHECK(d != NULL, "opendir %s", dir);
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l > 7 && strcmp(e->d_name + l - 7, ".tar.gz") == 0) found++;
+    else CHECK(e->d_name[0] == '.' && (l <= 2), "stray file %s", e->d_name);
+  }
+  closedir(d);
+  CHECK(found == 1, "%d archives in %s", found, dir);
+  logpack_job_free(job);
+  ok("run_to_path");
+}
+
+static void test_partial(void) {
+  /* The logPath's directory does not exist: the component fails, the
+   * archive is still written. */
+  const char *log = path_of("partial/missing-dir/mongod.log");
+  mkdirs(path_of("partial"));
+  const char *out = path_of("partial/out.tar.gz");
+  logpack_job *job = job_for(log, 1);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_PARTIAL);
+  CHECK(exists(out), "no archive at %s after PARTIAL", out);
+  const char *m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"FAILURE\"") != NULL, "manifest: %s", m);
+  CHECK(strstr(m, "missing-dir") != NULL, "the manifest does not name the path: %s", m);
+  CHECK(last_error(job)[0] != '\0', "PARTIAL without a message");
+  logpack_job_free(job);
+  ok("partial");
+}
+
+struct progress {
+  uint64_t calls, last_done, last_total, first_total;
+  int monotonic, off_thread, over_total;
+  uint64_t cancel_after; /* return non-zero on this call (0: never) */
+  _Atomic uint64_t done; /* last_done, for other threads */
+};
+
+static int on_progress(void *userdata, uint64_t done, uint64_t total) {
+  struct progress *p = userdata;
+  if (!pthread_equal(pthread_self(), main_thread)) p->off_thread++;
+  if (p->calls == 0) p->first_total = total;
+  if (p->calls > 0 && (done < p->last_done || total < p->last_total)) p->monotonic = 0;
+  if (done > total) p->over_total++;
+  p->calls++;
+  p->last_done = done;
+  p->last_total = total;
+  atomic_store(&p->done, done);
+  return p->cancel_after != 0 && p->calls >= p->cancel_after;
+}
+
+static void test_progress(void) {
+  const char *log = path_of("progress/mongod.log");
+  write_log(log, 4 * 1024 * 1024 + 123);
+  const char *out = path_of("progress/out.tar.gz");
+  logpack_job *job = job_for(log, 2);
+  struct progress p = {0};
+  p.monotonic = 1;
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &p), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_OK);
+  CHECK(p.calls >= 2, "%llu progress calls", (unsigned long long)p.calls);
+  CHECK(p.monotonic, "progress went backwards");
+  CHECK(p.over_total == 0, "done > total in %d calls", p.over_total);
+  CHECK(p.off_thread == 0, "%d progress calls off the calling thread", p.off_thread);
+  CHECK(p.last_done == p.last_total, "last call: done %llu, total %llu",
+        (unsigned long long)p.last_done, (unsigned long long)p.last_total);
+  CHECK(p.last_total >= 4 * 1024 * 1024, "total %llu", (unsigned long long)p.last_total);
+  logpack_job_free(job);
+
+  /* Removing the callback (NULL) before the run: it is never called. */
+  job = job_for(log, 1);
+  struct progress q = {0};
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &q), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_progress(job, NULL, NULL), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, path_of("progress/none.tar.gz")), LOGPACK_RESULT_OK);
+  CHECK(q.calls == 0, "a removed callback was called %llu times", (unsigned long long)q.calls);
+  logpack_job_free(job);
+  ok("progress");
+}
+
+static void test_cancel_from_progress(void) {
+  const char *log = path_of("cancel-cb/logs/mongod.log");
+  write_log(log, 4 * 1024 * 1024);
+  const char *outdir = path_of("cancel-cb/out");
+  mkdirs(outdir);
+  const char *out = path_of("cancel-cb/out/out.tar.gz");
+  logpack_job *job = job_for(log, 2);
+  struct progress p = {0};
+  p.monotonic = 1;
+  p.cancel_after = 1;
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &p), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_CANCELLED);
+  CHECK(p.calls >= 1, "the progress callback was never called");
+  CHECK(!exists(out), "an archive at %s after CANCELLED", out);
+  CHECK(count_entries(outdir) == 0, "files left in %s after CANCELLED", outdir);
+  CHECK(last_error(job)[0] != '\0', "CANCELLED without a message");
+  const char *mj = NULL;
+  size_t ml = 0;
+  EXPECT_RC(logpack_job_manifest(job, &mj, &ml), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_INVALID_STATE);
+  logpack_job_free(job);
+  ok("cancel_from_progress");
+}
+
+struct canceller {
+  uint64_t cancel_at; /* bytes done */
+  atomic_int run_over;
+  logpack_cancel_token *token;
+  struct progress *progress;
+  double cancelled_at;
+  logpack_result rc;
+};
+
+static void *cancel_thread(void *arg) {
+  struct canceller *c = arg;
+  /* Wait until the run is well under way, in the middle of the file. */
+  double deadline = now_seconds() + 60;
+  while (atomic_load(&c->progress->done) < c->cancel_at && !atomic_load(&c->run_over) &&
+         now_seconds() < deadline) {
+    struct timespec ms = {0, 1000 * 1000};
+    nanosleep(&ms, NULL);
+  }
+  c->cancelled_at = now_seconds();
+  c->rc = logpack_cancel_token_cancel(c->token);
+  return NULL;
+}
+
+static void test_cancel_from_token(void) {
+  /* One big file (about 200 MiB, written in 64 KiB blocks), so that the
+   * cancel lands in the middle of it. */
+  const uint64_t big = 200ull * 1024 * 1024;
+  const char *log = path_of("cancel-token/logs/mongod.log");
+  write_log(log, (size_t)big);
+  const char *outdir = path_of("cancel-token/out");
+  mkdirs(outdir);
+  const char *out = path_of("cancel-token/out/out.tar.gz");
+
+  logpack_job *job = job_for(log, 2);
+  struct progress p = {0};
+  p.monotonic = 1;
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &p), LOGPACK_RESULT_OK);
+  struct canceller c = {0};
+  c.token = logpack_job_cancel_token(job);
+  CHECK(c.token != NULL, "logpack_job_cancel_token returned NULL");
+  c.progress = &p;
+  c.cancel_at = 16 * 1024 * 1024;
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, cancel_thread, &c) == 0, "pthread_create");
+  double start = now_seconds();
+  logpack_result rc = run_to(job, out);
+  double returned = now_seconds();
+  atomic_store(&c.run_over, 1);
+  CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+  EXPECT_RC(c.rc, LOGPACK_RESULT_OK);
+  EXPECT_RC(rc, LOGPACK_RESULT_CANCELLED);
+  CHECK(c.cancelled_at > 0, "the token was never cancelled");
+  double latency = returned - c.cancelled_at;
+  CHECK(latency < 5.0, "the run returned %.2f s after the cancel", latency);
+  CHECK(p.last_done >= c.cancel_at, "cancelled at %llu bytes, before %llu",
+        (unsigned long long)p.last_done, (unsigned long long)c.cancel_at);
+  CHECK(p.last_done < big, "the whole file was read before the cancel");
+  CHECK(p.off_thread == 0, "%d progress calls off the calling thread", p.off_thread);
+  CHECK(!exists(out), "an archive at %s after CANCELLED", out);
+  CHECK(count_entries(outdir) == 0, "files left in %s after CANCELLED", outdir);
+  printf("  cancel: run %.3f s, returned %.3f s after the cancel, %llu of %llu bytes\n",
+         returned - start, latency, (unsigned long long)p.last_done, (unsigned long long)big);
+  /* The token outlives the job. */
+  logpack_job_free(job);
+  EXPECT_RC(logpack_cancel_token_cancel(c.token), LOGPACK_RESULT_OK);
+  logpack_cancel_token_free(c.token);
+  CHECK(remove(log) == 0, "remove %s", log);
+  ok("cancel_from_token");
+}
+
+static void test_cancel_before_run(void) {
+  const char *log = path_of("cancel-before/logs/mongod.log");
+  write_log(log, 1000);
+  const char *outdir = path_of("cancel-before/out");
+  mkdirs(outdir);
+  const char *out = path_of("cancel-before/out/out.tar.gz");
+  logpack_job *job = job_for(log, 1);
+  logpack_cancel_token *a = logpack_job_cancel_token(job);
+  logpack_cancel_token *b = logpack_job_cancel_token(job);
+  CHECK(a != NULL && b != NULL && a != b, "tokens");
+  EXPECT_RC(logpack_cancel_token_cancel(a), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_cancel_token_cancel(a), LOGPACK_RESULT_OK); /* idempotent */
+  logpack_cancel_token_free(a);
+  struct progress p = {0};
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &p), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_CANCELLED);
+  CHECK(p.calls == 0, "progress called %llu times for a cancelled job",
+        (unsigned long long)p.calls);
+  CHECK(!exists(out), "an archive at %s after CANCELLED", out);
+  CHECK(count_entries(outdir) == 0, "files left in %s after CANCELLED", outdir);
+  logpack_job_free(job);
+  EXPECT_RC(logpack_cancel_token_cancel(b), LOGPACK_RESULT_OK);
+  logpack_cancel_token_free(b);
+  ok("cancel_before_run");
+}
+
+struct sink {
+  unsigned char *data;
+  size_t len, cap;
+  uint64_t calls, calls_after_failure;
+  int off_thread;
+  size_t fail_after; /* fail once this many bytes were accepted (0: never) */
+  int failed;
+};
+
+static int on_write(void *userdata, const uint8_t *buf, size_t len) {
+  struct sink *s = userdata;
+  if (!pthread_equal(pthread_self(), main_thread)) s->off_thread++;
+  s->calls++;
+  if (s->failed) {
+    s->calls_after_failure++;
+    return 1;
+  }
+  if (s->fail_after != 0 && s->len + len > s->fail_after) {
+    s->failed = 1;
+    return 5;
+  }
+  if (len > 0 && buf == NULL) return 1;
+  if (s->len + len > s->cap) {
+    size_t cap = s->cap ? s->cap : 64 * 1024;
+    while (cap < s->len + len) cap *= 2;
+    unsigned char *d = realloc(s->data, cap);
+    if (d == NULL) return 1;
+    s->data = d;
+    s->cap = cap;
+  }
+  if (len > 0) memcpy(s->data + s->len, buf, len);
+  s->len += len;
+  return 0;
+}
+
+static void test_failing_writer(void) {
+  const char *log = path_of("fail-writer/mongod.log");
+  write_log(log, 2 * 1024 * 1024);
+  /* Fail at once (gzip, zstd), and in the middle of the stream (plain tar,
+   * so that 2 MiB of log text does not compress into one write). */
+  const struct {
+    int64_t format;
+    size_t fail_after;
+  } cases[] = {{0, 1}, {1, 1}, {2, 100 * 1024}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    logpack_job *job = job_for(log, 2);
+    EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_FORMAT, cases[i].format),
+              LOGPACK_RESULT_OK);
+    struct sink s = {0};
+    s.fail_after = cases[i].fail_after;
+    logpack_result rc = logpack_job_run_to_writer(job, on_write, &s);
+    CHECK(s.failed, "the failing writer was never asked to write past %zu (%s)", s.fail_after,
+          logpack_result_name(rc));
+    CHECK(rc == LOGPACK_RESULT_OUTPUT,
+          "a writer failing after %zu bytes: %s (accepted %zu bytes in %llu calls)", s.fail_after,
+          logpack_result_name(rc), s.len, (unsigned long long)s.calls);
+    CHECK(s.calls_after_failure == 0, "the writer was called %llu times after it failed",
+          (unsigned long long)s.calls_after_failure);
+    CHECK(s.off_thread == 0, "%d write calls off the calling thread", s.off_thread);
+    CHECK(strstr(last_error(job), "5") != NULL, "the error does not give the callback's code: %s",
+          last_error(job));
+    const char *mj = NULL;
+    size_t ml = 0;
+    EXPECT_RC(logpack_job_manifest(job, &mj, &ml), LOGPACK_RESULT_INVALID_STATE);
+    EXPECT_RC(logpack_job_run_to_writer(job, on_write, &s), LOGPACK_RESULT_INVALID_STATE);
+    free(s.data);
+    logpack_job_free(job);
+  }
+  ok("failing_writer");
+}
+
+static void test_stream(int64_t format) {
+  const char *log = path_of("stream/mongod.log");
+  if (!exists(log)) write_log(log, 1024 * 1024 + 5);
+  logpack_job *job = job_for(log, 2);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_FORMAT, format), LOGPACK_RESULT_OK);
+  struct sink s = {0};
+  struct progress p = {0};
+  p.monotonic = 1;
+  EXPECT_RC(logpack_job_set_progress(job, on_progress, &p), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_run_to_writer(job, on_write, &s), LOGPACK_RESULT_OK);
+  CHECK(s.calls > 0 && s.len > 512, "%zu bytes in %llu calls", s.len, (unsigned long long)s.calls);
+  CHECK(s.off_thread == 0, "%d write calls off the calling thread", s.off_thread);
+  CHECK(p.off_thread == 0, "%d progress calls off the calling thread", p.off_thread);
+  CHECK(p.last_done == p.last_total && p.monotonic, "progress");
+  switch (format) {
+    case 0:
+      CHECK(s.data[0] == 0x1f && s.data[1] == 0x8b, "not gzip: %02x %02x", s.data[0], s.data[1]);
+      break;
+    case 1:
+      CHECK(s.data[0] == 0x28 && s.data[1] == 0xb5 && s.data[2] == 0x2f && s.data[3] == 0xfd,
+            "not zstd: %02x %02x %02x %02x", s.data[0], s.data[1], s.data[2], s.data[3]);
+      break;
+    case 2:
+      CHECK(memcmp(s.data + 257, "ustar", 5) == 0, "not tar");
+      CHECK(s.len % 512 == 0, "tar of %zu bytes", s.len);
+      break;
+  }
+  const char *m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"SUCCESS\"") != NULL, "manifest: %s", m);
+  free(s.data);
+  logpack_job_free(job);
+}
+
+static void test_streams(void) {
+  test_stream(1);
+  ok("stream_zstd");
+  test_stream(0);
+  test_stream(2);
+  ok("stream_gzip_and_tar");
+}
+
+static void test_base_dir(void) {
+  /* Relative paths in the request resolve against the base directory when
+   * the job runs, whether it was set before or after the request. */
+  write_log(path_of("based/rel/db/mongod.log"), 3000);
+  const char *base = path_of("based/rel");
+  const char *out = path_of("based/out.tar.gz");
+
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  EXPECT_RC(set_request(job, request_for("db/mongod.log")), LOGPACK_RESULT_OK);
+  /* The directory is pointer plus length: trailing bytes are not read. */
+  char padded[1024];
+  size_t blen = strlen(base);
+  memcpy(padded, base, blen);
+  memcpy(padded + blen, "/nope", 6);
+  EXPECT_RC(logpack_job_set_base_dir(job, padded, blen), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_OK);
+  const char *m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"SUCCESS\"") != NULL && strstr(m, "FAILURE") == NULL,
+        "manifest: %s", m);
+  logpack_job_free(job);
+
+  /* Not a directory, or missing: IO, and the job keeps its old base. */
+  job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  const char *missing = path_of("based/missing");
+  EXPECT_RC(logpack_job_set_base_dir(job, missing, strlen(missing)), LOGPACK_RESULT_IO);
+  CHECK(strstr(last_error(job), "missing") != NULL, "unhelpful error: %s", last_error(job));
+  const char *file = path_of("based/rel/db/mongod.log");
+  EXPECT_RC(logpack_job_set_base_dir(job, file, strlen(file)), LOGPACK_RESULT_IO);
+  EXPECT_RC(logpack_job_set_base_dir(job, "", 0), LOGPACK_RESULT_IO);
+  logpack_job_free(job);
+  ok("base_dir");
+}
+
+static void test_non_utf8_paths(void) {
+  /* A base directory and an output directory whose names are not UTF-8. */
+  char base[1024], log[1024], outdir[1024], out[1024];
+  format_into(base, sizeof base, "%s/latin1-\xe9t\xe9", root);
+  format_into(log, sizeof log, "%s/db/mongod.log", base);
+  write_log(log, 2000);
+  format_into(outdir, sizeof outdir, "%s/out-\xff\xfe", root);
+  mkdirs(outdir);
+  format_into(out, sizeof out, "%s/archive-\x80.tar.gz", outdir);
+
+  logpack_job *job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  EXPECT_RC(set_request(job, request_for("db/mongod.log")), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_base_dir(job, base, strlen(base)), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_OK);
+  struct stat st;
+  CHECK(stat(out, &st) == 0 && st.st_size > 0, "no archive at the non-UTF-8 path");
+  CHECK(count_entries(outdir) == 1, "stray files in the output directory");
+  const char *m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"SUCCESS\"") != NULL, "manifest: %s", m);
+  logpack_job_free(job);
+
+  /* A missing log under the non-UTF-8 base: PARTIAL, and the manifest (JSON,
+   * so UTF-8) carries no raw non-UTF-8 byte of the path. */
+  job = logpack_job_new();
+  CHECK(job != NULL, "logpack_job_new returned NULL");
+  EXPECT_RC(set_request(job, request_for("gone/mongod.log")), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_base_dir(job, base, strlen(base)), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_job_set_option(job, LOGPACK_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  format_into(out, sizeof out, "%s/partial.tar.gz", outdir);
+  EXPECT_RC(run_to(job, out), LOGPACK_RESULT_PARTIAL);
+  m = manifest(job);
+  CHECK(strstr(m, "\"status\":\"FAILURE\"") != NULL, "manifest: %s", m);
+  CHECK(strstr(m, "gone") != NULL, "the manifest does not name the path: %s", m);
+  CHECK(strstr(m, "\xe9t\xe9") == NULL, "raw latin-1 bytes in the JSON manifest");
+  logpack_job_free(job);
+  ok("non_utf8_paths");
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  main_thread = pthread_self();
+  const char *tmp = getenv("TMPDIR");
+  if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
+  format_into(root, sizeof root, "%s/logpack-smoke-XXXXXX", tmp);
+  CHECK(mkdtemp(root) != NULL, "mkdtemp %s: %s", root, strerror(errno));
+  printf("smoke: header %s, library %s, tree %s\n", LOGPACK_VERSION_STRING,
+         logpack_version_string(), root);
+
+  test_versions();
+  test_result_names();
+  test_nulls();
+  test_bad_request();
+  test_invalid_option();
+  test_invalid_state();
+  test_run_to_path();
+  test_partial();
+  test_progress();
+  test_cancel_from_progress();
+  test_cancel_from_token();
+  test_cancel_before_run();
+  test_failing_writer();
+  test_streams();
+  test_base_dir();
+  test_non_utf8_paths();
+
+  const char *keep = getenv("LOGPACK_SMOKE_KEEP");
+  if (keep == NULL || keep[0] == '\0' || strcmp(keep, "0") == 0) {
+    CHECK(nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, "removing %s: %s", root,
+          strerror(errno));
+  }
+  printf("smoke: all passed\n");
+  return 0;
+}
