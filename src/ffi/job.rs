@@ -72,6 +72,12 @@ impl logpack_job {
         code
     }
 
+    /// Setters work only before the run.
+    fn refuse_after_run(&mut self) -> Option<logpack_result> {
+        (self.state != State::Ready)
+            .then(|| self.fail(LOGPACK_RESULT_INVALID_STATE, "the job has run already"))
+    }
+
     fn base(&self) -> PathBuf {
         self.base_dir
             .clone()
@@ -229,8 +235,8 @@ pub unsafe extern "C" fn logpack_job_set_request(
         require!(job, json);
         // SAFETY: checked non-NULL; see `bytes`.
         let (job, json) = unsafe { (&mut *job, bytes(json, len)) };
-        if job.state != State::Ready {
-            return job.fail(LOGPACK_RESULT_INVALID_STATE, "the job has run already");
+        if let Some(refused) = job.refuse_after_run() {
+            return refused;
         }
         let Ok(text) = std::str::from_utf8(json) else {
             return job.fail(LOGPACK_RESULT_INVALID_REQUEST, "request: not valid UTF-8");
@@ -259,8 +265,8 @@ pub unsafe extern "C" fn logpack_job_set_base_dir(
         require!(job, dir);
         // SAFETY: checked non-NULL; see `bytes`.
         let (job, dir) = unsafe { (&mut *job, bytes(dir, len)) };
-        if job.state != State::Ready {
-            return job.fail(LOGPACK_RESULT_INVALID_STATE, "the job has run already");
+        if let Some(refused) = job.refuse_after_run() {
+            return refused;
         }
         let path = PathBuf::from(OsStr::from_bytes(dir));
         match std::fs::metadata(&path) {
@@ -291,8 +297,8 @@ pub unsafe extern "C" fn logpack_job_set_option(
         require!(job);
         // SAFETY: checked non-NULL.
         let job = unsafe { &mut *job };
-        if job.state != State::Ready {
-            return job.fail(LOGPACK_RESULT_INVALID_STATE, "the job has run already");
+        if let Some(refused) = job.refuse_after_run() {
+            return refused;
         }
         let bad = |what: &str| format!("option {key}: {value} is not a valid {what}");
         match key {
@@ -344,8 +350,8 @@ pub unsafe extern "C" fn logpack_job_set_progress(
         require!(job);
         // SAFETY: checked non-NULL.
         let job = unsafe { &mut *job };
-        if job.state != State::Ready {
-            return job.fail(LOGPACK_RESULT_INVALID_STATE, "the job has run already");
+        if let Some(refused) = job.refuse_after_run() {
+            return refused;
         }
         job.progress = cb;
         job.progress_userdata = userdata;
