@@ -24,12 +24,15 @@
 //!    secret is recoverable from a token in both files, and replacing each
 //!    token by its value gives back the source files.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use common::entries::{self, cap_tail};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use logpack::{Engine, Format, Options, Output, Report, Request};
@@ -142,36 +145,10 @@ fn filtered(data: &[u8], sel: &Sel) -> Option<(Vec<u8>, u64)> {
     let lines = lines_of(data);
     let heads: Vec<_> = lines.iter().map(|l| classify(l)).collect();
     let filtering = sel.from.is_some() || sel.to.is_some() || sel.level.is_some();
-    let Some(first) = heads.iter().flatten().next() else {
-        return Some((data.to_vec(), 0));
-    };
-    if !filtering {
+    if heads.iter().all(Option::is_none) || !filtering {
         return Some((data.to_vec(), 0));
     }
-    let mut keep = sel.keeps(*first);
-    let (mut out, mut dropped, mut any) = (Vec::new(), 0u64, false);
-    for (l, h) in lines.iter().zip(&heads) {
-        if let Some(h) = h {
-            keep = sel.keeps(*h);
-            any |= keep;
-        }
-        if keep {
-            out.extend_from_slice(l);
-        } else {
-            dropped += 1;
-        }
-    }
-    any.then_some((out, dropped))
-}
-
-fn cap_tail(text: &[u8], n: usize) -> (Vec<u8>, bool) {
-    let len = text.len();
-    if len <= n {
-        return (text.to_vec(), false);
-    }
-    let lo = len - n;
-    let start = (lo..len).find(|&p| text[p - 1] == b'\n').unwrap_or(lo);
-    (text[start..].to_vec(), true)
+    entries::keep_entries(&lines, &heads, |h| sel.keeps(h))
 }
 
 // ===========================================================================

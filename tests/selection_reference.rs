@@ -26,12 +26,15 @@
 //!   with an absent timestamp, like one with `"Timestamp":""`;
 //! - the json-seq record separator 0x1E before a JSON record is ignored.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use common::entries::{self, cap_tail};
 use jiff::civil;
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
@@ -416,10 +419,7 @@ pub fn filtered(data: &[u8], mtime_year: i16, sel: &Sel) -> Option<(Vec<u8>, u64
     let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
     let hs = heads(&lines, mtime_year);
     let filtering = sel.from.is_some() || sel.to.is_some() || sel.level.is_some();
-    let Some(first) = hs.iter().position(Option::is_some) else {
-        return Some((data.to_vec(), 0));
-    };
-    if !filtering {
+    if hs.iter().all(Option::is_none) || !filtering {
         return Some((data.to_vec(), 0));
     }
     let decide = |(t, s): (Option<Timestamp>, Option<Sev>)| {
@@ -433,33 +433,7 @@ pub fn filtered(data: &[u8], mtime_year: i16, sel: &Sel) -> Option<(Vec<u8>, u64
         };
         time_ok && sev_ok
     };
-    let mut keep = decide(hs[first].unwrap());
-    let mut any = false;
-    let mut out = Vec::with_capacity(data.len());
-    let mut dropped = 0u64;
-    for (line, h) in lines.iter().zip(&hs) {
-        if let Some(h) = h {
-            keep = decide(*h);
-            any |= keep;
-        }
-        if keep {
-            out.extend_from_slice(line);
-        } else {
-            dropped += 1;
-        }
-    }
-    any.then_some((out, dropped))
-}
-
-/// The newest `n` bytes of `text`, from a line start when one lies in them.
-pub fn cap_tail(text: &[u8], n: usize) -> (Vec<u8>, bool) {
-    let len = text.len();
-    if len <= n {
-        return (text.to_vec(), false);
-    }
-    let lo = len - n;
-    let start = (lo..len).find(|&p| text[p - 1] == b'\n').unwrap_or(lo);
-    (text[start..].to_vec(), true)
+    entries::keep_entries(&lines, &hs, decide)
 }
 
 /// The reference: what the archive must hold for `data` under `sel`.

@@ -2,6 +2,8 @@
 //! built CLI, and independent readers of the archives it writes.
 #![allow(dead_code)]
 
+pub mod entries;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
