@@ -1,24 +1,19 @@
 //! Block deflate throughput: the hot loop of the parallel gzip writer
 //! (`src/pgzip.rs`), one core.
 //!
-//! Each iteration deflates one 1 MiB block of generated log text with
+//! Each iteration deflates one 1 MiB block of real log text with a new
 //! `flate2::Compress` (zlib-rs backend) at level 6, raw deflate, ended with a
 //! sync flush, exactly as a pgzip job does. Variants:
-//! - `no_dict/reset`: one compressor reused with `reset()`, no dictionary;
-//! - `dict32k/reset`: reused with `reset()`, primed with the previous 32 KiB
-//!   (what pgzip does);
-//! - `dict32k/new`: a new compressor per block (the cost of not reusing one).
+//! - `dict32k`: primed with the previous 32 KiB (what pgzip does);
+//! - `no_dict`: not primed (the cost of the dictionary).
 //!
 //! Throughput is input bytes, so criterion prints MB/s of log text.
 //!
 //! Run: `cargo bench --bench deflate`.
 
-mod common;
-
 use std::hint::black_box;
 use std::time::Duration;
 
-use common::Rng;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flate2::{Compress, Compression, FlushCompress};
 
@@ -26,42 +21,19 @@ const BLOCK: usize = 1 << 20;
 const BLOCKS: usize = 8;
 const WINDOW: usize = 32 << 10;
 
-/// mongod-like logs: logv2 JSON and legacy text lines.
+/// Real mongod logs, the fixtures of the selection tests (logv2 JSON and
+/// legacy text), repeated to `n` bytes.
 fn log_text(n: usize) -> Vec<u8> {
-    let mut rng = Rng::new(0x5eed);
-    let mut out = Vec::with_capacity(n + 4096);
-    let mut t = 0u64;
-    while out.len() < n {
-        t += rng.below(40);
-        let (h, m, s, ms) = (t / 3_600_000 % 24, t / 60_000 % 60, t / 1000 % 60, t % 1000);
-        let conn = rng.below(5000);
-        let line = match rng.below(10) {
-            0..=5 => format!(
-                r#"{{"t":{{"$date":"2025-08-18T{h:02}:{m:02}:{s:02}.{ms:03}+00:00"}},"s":"I",  "c":"NETWORK",  "id":22943,   "ctx":"listener","msg":"Connection accepted","attr":{{"remote":"192.168.{}.{}:{}","connectionId":{conn},"connectionCount":{}}}}}"#,
-                rng.below(256),
-                rng.below(256),
-                40000 + rng.below(20000),
-                rng.below(100)
-            ),
-            6..=7 => format!(
-                r#"{{"t":{{"$date":"2025-08-18T{h:02}:{m:02}:{s:02}.{ms:03}+00:00"}},"s":"I",  "c":"COMMAND",  "id":51803,   "ctx":"conn{conn}","msg":"Slow query","attr":{{"ns":"app.orders","command":{{"find":"orders","filter":{{"customer":{}}}}},"docsExamined":{},"durationMillis":{}}}}}"#,
-                rng.below(1_000_000),
-                rng.below(100_000),
-                rng.below(5000)
-            ),
-            _ => format!(
-                "2018-12-10T{h:02}:{m:02}:{s:02}.{ms:03}-0500 I NETWORK  [conn{conn}] end connection 10.0.{}.{}:{} ({} connections now open)",
-                rng.below(256),
-                rng.below(256),
-                rng.below(65536),
-                rng.below(100)
-            ),
-        };
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut one = Vec::new();
+    for f in [
+        "hatchet/rs2.log",
+        "mongo-log-parser/atlas-8.0.12.log",
+        "keyhole/mongod.log",
+    ] {
+        one.extend(std::fs::read(dir.join(f)).expect("fixture logs"));
     }
-    out.truncate(n);
-    out
+    one.iter().copied().cycle().take(n).collect()
 }
 
 /// Deflates `input` into `out` (cleared first) and ends it with a sync
@@ -102,23 +74,14 @@ fn bench(cr: &mut Criterion) {
     g.sample_size(30);
     g.measurement_time(Duration::from_secs(10));
 
-    for (name, use_dict, reuse) in [
-        ("no_dict/reset", false, true),
-        ("dict32k/reset", true, true),
-        ("dict32k/new", true, false),
-    ] {
-        let mut c = Compress::new(Compression::new(6), false);
+    for (name, use_dict) in [("dict32k", true), ("no_dict", false)] {
         let mut out = Vec::new();
         let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
                 let (dict, input) = blocks[i % BLOCKS];
                 i += 1;
-                if reuse {
-                    c.reset();
-                } else {
-                    c = Compress::new(Compression::new(6), false);
-                }
+                let mut c = Compress::new(Compression::new(6), false);
                 let dict = if use_dict { dict } else { &[][..] };
                 black_box(deflate_block(&mut c, dict, black_box(input), &mut out))
             })
@@ -126,11 +89,10 @@ fn bench(cr: &mut Criterion) {
     }
     g.finish();
 
-    let mut c = Compress::new(Compression::new(6), false);
     let mut out = Vec::new();
     let (mut raw, mut packed) = (0usize, 0usize);
     for (dict, input) in &blocks {
-        c.reset();
+        let mut c = Compress::new(Compression::new(6), false);
         raw += input.len();
         packed += deflate_block(&mut c, dict, input, &mut out);
     }

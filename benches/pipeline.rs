@@ -6,7 +6,7 @@
 //!
 //! - **logs**: one host with a mongod whose live log and three rotated
 //!   siblings hold 64 MiB of logv2 JSON lines (fields varied by a seeded
-//!   xorshift, so gzip -6 gets about 9×, like real mongod logs), plus a
+//!   generator, so gzip -6 gets about 9×, like real mongod logs), plus a
 //!   handful of small agent logs.
 //! - **many small files**: 2,000 FTDC files of 4-16 KiB in
 //!   `dbPath/diagnostic.data/` (random bytes: real FTDC is already
@@ -115,18 +115,6 @@ impl LogGen {
         );
     }
 
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.rng.next(), self.rng.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
-    }
-
     /// Base64 of `n` random bytes (keyed hashes in `$clusterTime`).
     fn base64(&mut self, n: usize) -> String {
         const ALPHABET: &[u8; 64] =
@@ -179,7 +167,7 @@ impl LogGen {
         let id = self.next_conn;
         self.next_conn += 1;
         let remote = self.remote();
-        let uuid = self.uuid();
+        let uuid = self.rng.uuid();
         self.open_conns.push((id, remote.clone()));
         if self.open_conns.len() > 200 {
             self.open_conns.swap_remove(0);
@@ -195,7 +183,7 @@ impl LogGen {
     fn end(&mut self, out: &mut String) {
         let i = self.rng.below(self.open_conns.len() as u64) as usize;
         let (id, remote) = self.open_conns.swap_remove(i);
-        let uuid = self.uuid();
+        let uuid = self.rng.uuid();
         self.head(out, "I", "NETWORK", 22944, &format!("conn{id}"));
         let _ = write!(
             out,
@@ -234,7 +222,7 @@ impl LogGen {
         let status = *self.rng.pick(&STATUSES);
         let value = self.rng.below(100_000);
         let limit = *self.rng.pick(&[10, 20, 50, 100]);
-        let lsid = self.uuid();
+        let lsid = self.rng.uuid();
         let hash = self.rng.next() as u32;
         let sig = self.base64(20);
         let collscan = self.rng.below(10) == 0;

@@ -1,7 +1,7 @@
 //! Redaction throughput (PRODUCT.md §4): MB/s of `Redactor::redact_line` on
 //! one core, the line splitting included.
 //!
-//! The input is generated before anything is timed, by a seeded xorshift, so
+//! The input is generated before anything is timed, by a seeded generator, so
 //! every run redacts the same bytes:
 //!
 //! - **logv2**: 32 MiB of mongod 4.4+ JSON lines like a busy replica-set member
@@ -130,23 +130,11 @@ impl Gen {
         }
     }
 
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.rng.next(), self.rng.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
-    }
-
     fn logv2_line(&mut self, out: &mut String) {
         self.time(out, true);
         let roll = self.rng.below(100);
         let (id, remote) = self.conn();
-        let uuid = self.uuid();
+        let uuid = self.rng.uuid();
         if roll < 15 {
             let _ = write!(
                 out,

@@ -5,11 +5,14 @@
 //! default 1 GiB). Compare `select/read_once` with `select/one_hour_window`;
 //! `select/level_filter_full_scan` is the per-core rate of line filtering.
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use common::Rng;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logpack::{Engine, Format, Options, Output, Request};
 
@@ -20,21 +23,18 @@ fn write_log(path: &Path, bytes: u64) -> (i64, i64) {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
     let mut written = 0u64;
     let mut i: i64 = 0;
-    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     while written < bytes {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
         let ts = jiff::Timestamp::from_millisecond(START_MS + i * 100).unwrap();
         let line = format!(
             "{{\"t\":{{\"$date\":\"{}\"}},\"s\":\"I\",  \"c\":\"NETWORK\",  \"id\":22943,   \"ctx\":\"listener\",\"msg\":\"Connection accepted\",\"attr\":{{\"remote\":\"10.{}.{}.{}:{}\",\"connectionId\":{},\"connectionCount\":{}}}}}\n",
             ts.strftime("%Y-%m-%dT%H:%M:%S%.3f+00:00"),
-            rng % 256,
-            (rng >> 8) % 256,
-            (rng >> 16) % 256,
-            40000 + (rng >> 24) % 20000,
+            rng.below(256),
+            rng.below(256),
+            rng.below(256),
+            40000 + rng.below(20000),
             i,
-            (rng >> 40) % 500
+            rng.below(500)
         );
         out.write_all(line.as_bytes()).unwrap();
         written += line.len() as u64;

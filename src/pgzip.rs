@@ -433,6 +433,8 @@ fn deflate_bound(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng as _, SeedableRng};
     use std::io::Read;
     use std::process::{Command, Stdio};
 
@@ -449,60 +451,44 @@ mod tests {
         w.finish().unwrap()
     }
 
-    /// A small deterministic generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut rng = Rng(seed | 1);
-        (0..n).map(|_| rng.next() as u8).collect()
+        let mut rng = StdRng::seed_from_u64(seed | 1);
+        (0..n).map(|_| rng.random::<u64>() as u8).collect()
     }
 
     /// mongod-like logs: logv2 JSON and legacy text lines, with varying
     /// timestamps, ids and ports.
     fn log_text(n: usize, seed: u64) -> Vec<u8> {
-        let mut rng = Rng(seed | 1);
+        let mut rng = StdRng::seed_from_u64(seed | 1);
         let mut out = Vec::with_capacity(n + 4096);
         let mut t = 0u64;
         while out.len() < n {
-            t += rng.below(40);
+            t += rng.random_range(0..40);
             let ms = t % 1000;
             let s = t / 1000 % 60;
             let m = t / 60_000 % 60;
             let h = t / 3_600_000 % 24;
-            let conn = rng.below(5000);
-            let line = match rng.below(10) {
+            let conn = rng.random_range(0..5000);
+            let line = match rng.random_range(0..10) {
                 0..=5 => format!(
                     r#"{{"t":{{"$date":"2025-08-18T{h:02}:{m:02}:{s:02}.{ms:03}+00:00"}},"s":"I",  "c":"NETWORK",  "id":22943,   "ctx":"listener","msg":"Connection accepted","attr":{{"remote":"192.168.{}.{}:{}","connectionId":{conn},"connectionCount":{}}}}}"#,
-                    rng.below(256),
-                    rng.below(256),
-                    40000 + rng.below(20000),
-                    rng.below(100)
+                    rng.random_range(0..256),
+                    rng.random_range(0..256),
+                    40000 + rng.random_range(0..20000),
+                    rng.random_range(0..100)
                 ),
                 6..=7 => format!(
                     r#"{{"t":{{"$date":"2025-08-18T{h:02}:{m:02}:{s:02}.{ms:03}+00:00"}},"s":"I",  "c":"COMMAND",  "id":51803,   "ctx":"conn{conn}","msg":"Slow query","attr":{{"ns":"app.orders","command":{{"find":"orders","filter":{{"customer":{}}}}},"docsExamined":{},"durationMillis":{}}}}}"#,
-                    rng.below(1_000_000),
-                    rng.below(100_000),
-                    rng.below(5000)
+                    rng.random_range(0..1_000_000),
+                    rng.random_range(0..100_000),
+                    rng.random_range(0..5000)
                 ),
                 _ => format!(
                     "2018-12-10T{h:02}:{m:02}:{s:02}.{ms:03}-0500 I NETWORK  [conn{conn}] end connection 10.0.{}.{}:{} ({} connections now open)",
-                    rng.below(256),
-                    rng.below(256),
-                    rng.below(65536),
-                    rng.below(100)
+                    rng.random_range(0..256),
+                    rng.random_range(0..256),
+                    rng.random_range(0..65536),
+                    rng.random_range(0..100)
                 ),
             };
             out.extend_from_slice(line.as_bytes());
