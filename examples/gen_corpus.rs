@@ -858,6 +858,22 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// The rest of a "Connection accepted" / "Connection ended" line, from
+    /// the remote address on.
+    fn connection_attr(&self, b: &mut Vec<u8>, c: &Conn) {
+        Self::ip(b, c);
+        s(
+            b,
+            "\",\"isLoadBalanced\":false,\"uuid\":{\"uuid\":{\"$uuid\":\"",
+        );
+        b.extend_from_slice(&c.uuid);
+        s(b, "\"}},\"connectionId\":");
+        u(b, c.id);
+        s(b, ",\"connectionCount\":");
+        u(b, self.open);
+        s(b, "}}\n");
+    }
+
     fn ip(b: &mut Vec<u8>, c: &Conn) {
         u(b, u64::from(c.ip >> 24));
         b.push(b'.');
@@ -965,17 +981,7 @@ impl<'a> Gen<'a> {
                 self.open = (self.open + 1).min(5000);
                 self.logv2_head(b, "I", "NETWORK", 22943, "listener", None);
                 s(b, "\"msg\":\"Connection accepted\",\"attr\":{\"remote\":\"");
-                Self::ip(b, &c);
-                s(
-                    b,
-                    "\",\"isLoadBalanced\":false,\"uuid\":{\"uuid\":{\"$uuid\":\"",
-                );
-                b.extend_from_slice(&c.uuid);
-                s(b, "\"}},\"connectionId\":");
-                u(b, c.id);
-                s(b, ",\"connectionCount\":");
-                u(b, self.open);
-                s(b, "}}\n");
+                self.connection_attr(b, &c);
             }
             70..=129 => {
                 let c = self.conn();
@@ -1031,17 +1037,7 @@ impl<'a> Gen<'a> {
                 self.open = self.open.saturating_sub(1).max(3);
                 self.logv2_head(b, "I", "NETWORK", 22944, "conn", Some(c.id));
                 s(b, "\"msg\":\"Connection ended\",\"attr\":{\"remote\":\"");
-                Self::ip(b, &c);
-                s(
-                    b,
-                    "\",\"isLoadBalanced\":false,\"uuid\":{\"uuid\":{\"$uuid\":\"",
-                );
-                b.extend_from_slice(&c.uuid);
-                s(b, "\"}},\"connectionId\":");
-                u(b, c.id);
-                s(b, ",\"connectionCount\":");
-                u(b, self.open);
-                s(b, "}}\n");
+                self.connection_attr(b, &c);
             }
             250..=289 => {
                 let c = self.conn();
