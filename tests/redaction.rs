@@ -7,13 +7,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
-#[test]
-fn redacted_sample_hides_hosts_ips_and_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.tar.gz");
+/// `logpack collect --redact` of the sample into `out`; returns the token
+/// map the CLI wrote beside it.
+fn collect_redacted_sample(out: &Path) -> BTreeMap<String, String> {
     let req = sample_dir().join("request.json");
     let run = logpack(&[
         "collect".as_ref(),
@@ -24,6 +24,15 @@ fn redacted_sample_hides_hosts_ips_and_credentials() {
         "--quiet".as_ref(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let map = PathBuf::from(format!("{}.redaction-map.json", out.display()));
+    serde_json::from_slice(&std::fs::read(map).unwrap()).unwrap()
+}
+
+#[test]
+fn redacted_sample_hides_hosts_ips_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.tar.gz");
+    let map = collect_redacted_sample(&out);
     let entries = read_entries(&out);
     let manifest = manifest_of(&entries);
     check_manifest_matches(&entries, &manifest);
@@ -85,8 +94,6 @@ fn redacted_sample_hides_hosts_ips_and_credentials() {
     let map_path = dir.path().join("r.tar.gz.redaction-map.json");
     let mode = std::fs::metadata(&map_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let map: BTreeMap<String, String> =
-        serde_json::from_slice(&std::fs::read(&map_path).unwrap()).unwrap();
     let host_token = map
         .iter()
         .find(|(_, v)| v.as_str() == "db1.example.net")
@@ -124,24 +131,10 @@ fn redacted_sample_hides_hosts_ips_and_credentials() {
 #[test]
 fn two_archives_get_unlinkable_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let req = sample_dir().join("request.json");
     let mut maps = Vec::new();
     for name in ["a.tar.gz", "b.tar.gz"] {
         let out = dir.path().join(name);
-        let run = logpack(&[
-            "collect".as_ref(),
-            req.as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-            "--redact".as_ref(),
-            "--quiet".as_ref(),
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let map: BTreeMap<String, String> = serde_json::from_slice(
-            &std::fs::read(dir.path().join(format!("{name}.redaction-map.json"))).unwrap(),
-        )
-        .unwrap();
-        maps.push(map);
+        maps.push(collect_redacted_sample(&out));
     }
     let token_of = |m: &BTreeMap<String, String>| {
         m.iter()
