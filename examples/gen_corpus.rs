@@ -1835,11 +1835,12 @@ fn write_text(t: &Task, text: Text, f: File) -> io::Result<u64> {
     let mut b: Vec<u8> = Vec::with_capacity((t.target as usize).min(CHUNK) + (64 << 10));
     let span = (t.end_ms - t.start_ms).max(1) as u128;
     if t.gz {
-        // rotated .gz: logrotate's gzip; aim at `target` compressed bytes
-        let est_raw = (t.target * 7).max(1) as u128;
+        // rotated .gz: logrotate's `compress` runs gzip at its default level 6, whose
+        // output gzip cannot shrink further; aim at `target` compressed bytes
+        let est_raw = (t.target * 12).max(1) as u128;
         let mut raw = 0u64;
         let sink = Count { inner: f, n: 0 };
-        let mut enc = flate2::GzBuilder::new().write(sink, Compression::new(1));
+        let mut enc = flate2::GzBuilder::new().write(sink, Compression::new(6));
         let chunk = (CHUNK / 4).min((t.target as usize * 2).max(16 << 10));
         while enc.get_ref().n < t.target {
             while b.len() < chunk {
@@ -1990,7 +1991,8 @@ fn write_ftdc(t: &Task, meta: bool, f: File) -> io::Result<u64> {
         w.write_all(&m)?;
         done += m.len() as u64;
     }
-    let mut z = Compress::new(Compression::new(1), true);
+    // mongod compresses FTDC chunks at zlib's default level
+    let mut z = Compress::new(Compression::new(6), true);
     let mut raw = Vec::with_capacity(64 << 10);
     let mut comp = Vec::with_capacity(72 << 10);
     let span = (t.end_ms - t.start_ms).max(1) as u128;

@@ -55,7 +55,9 @@ use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use flate2::{Compress, Compression, FlushCompress, Status};
+
+mod deflate;
+use deflate::RawDeflate;
 
 /// The default input block size: 1 MiB (ECOSYSTEM.md measured 1 MiB blocks
 /// as both faster and smaller than 128 KiB ones).
@@ -372,49 +374,19 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Deflates one block: raw deflate primed with `dictionary`, ended with a
-/// sync flush (or `Finish` if `last`). Runs on a pool thread.
+/// sync flush (or the final block if `last`). Runs on a pool thread.
 ///
-/// The compressor and the output buffer are new for every block, so that
-/// the archive is the same whichever thread compressed a block: a reused
+/// The stream and the output buffer are new for every block, so that the
+/// archive is the same whichever thread compressed a block: a reused
 /// zlib-rs stream after `reset` gave different (still valid) output on
 /// small blocks, in release builds. A fresh stream costs about 2%.
 fn compress_block(level: u32, dictionary: &[u8], input: Vec<u8>, last: bool) -> io::Result<Block> {
-    let mut compress = Compress::new(Compression::new(level), false);
+    let mut stream = RawDeflate::new(level)?;
     if !dictionary.is_empty() {
-        compress
-            .set_dictionary(dictionary)
-            .map_err(io::Error::other)?;
+        stream.set_dictionary(dictionary)?;
     }
     let mut deflated = Vec::with_capacity(deflate_bound(input.len()));
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut pos = 0;
-    loop {
-        if deflated.capacity() - deflated.len() < 64 {
-            deflated.reserve(64.max(deflated.len() / 8));
-        }
-        let (in_before, out_before) = (compress.total_in(), compress.total_out());
-        let status = compress
-            .compress_vec(&input[pos..], &mut deflated, flush)
-            .map_err(io::Error::other)?;
-        pos += (compress.total_in() - in_before) as usize;
-        let done = if last {
-            status == Status::StreamEnd
-        } else {
-            // zlib's rule: a flush is complete once input is used up and the
-            // call returned with output space to spare.
-            pos == input.len() && deflated.len() < deflated.capacity()
-        };
-        if done {
-            break;
-        }
-        if compress.total_in() == in_before && compress.total_out() == out_before {
-            return Err(io::Error::other("deflate made no progress"));
-        }
-    }
+    stream.compress(&input, &mut deflated, last)?;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&input);
     Ok(Block {
@@ -433,6 +405,7 @@ fn deflate_bound(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::{Compression, Status};
     use rand::rngs::StdRng;
     use rand::{Rng as _, SeedableRng};
     use std::io::Read;
