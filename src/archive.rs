@@ -1,8 +1,8 @@
 //! The tar stream and its compressor.
 //!
 //! Every entry header is built here from the size fixed by the reader, and
-//! the body is copied through `take(size)`, so a header and its body can
-//! never disagree. The end-of-archive blocks are written only by
+//! the body is counted against it, so a header and its body can never
+//! disagree. The end-of-archive blocks are written only by
 //! [`ArchiveWriter::finish`]; an abandoned archive is cut off at the sink so
 //! that no encoder `Drop` can make a failed stream look complete.
 
@@ -135,19 +135,28 @@ impl<W: Write> Write for Encoder<'_, W> {
 }
 
 /// Writes tar entries into a compressed stream.
+///
+/// An entry is written in three steps, [`begin_entry`](Self::begin_entry),
+/// [`write_body`](Self::write_body) and [`end_entry`](Self::end_entry), so
+/// that readers can push their chunks straight into the compressor; a body
+/// longer or shorter than its header's size is an error, never a corrupt
+/// entry.
 pub(crate) struct ArchiveWriter<'p, W: Write> {
     tar: tar::Builder<Encoder<'p, W>>,
+    /// Body bytes still owed to the open entry, and its full size.
+    open: Option<(u64, u64)>,
 }
 
 impl<'p, W: Write> ArchiveWriter<'p, W> {
-    /// Starts an archive on `out`. gzip blocks are deflated on `pool`;
-    /// `threads` sizes zstd's own workers.
+    /// Starts an archive on `out`. gzip blocks are deflated on `pool`, or on
+    /// the caller's thread when there is none; `threads` sizes zstd's own
+    /// workers (1: none, zstd runs on the caller's thread).
     pub fn new(
         out: W,
         format: Format,
         level: i32,
         threads: usize,
-        pool: &'p rayon::ThreadPool,
+        pool: Option<&'p rayon::ThreadPool>,
     ) -> io::Result<Self> {
         let sink = Sink {
             inner: out,
@@ -171,22 +180,25 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         };
         Ok(ArchiveWriter {
             tar: tar::Builder::new(encoder),
+            open: None,
         })
     }
 
-    /// Appends one regular file of exactly `size` bytes read from `body`.
-    /// If `body` ends early, the error is returned and the archive must be
-    /// abandoned. `store` asks a tar.gz to store the entry rather than
-    /// deflate it (its body is compressed already); consecutive stored
-    /// entries share gzip blocks, a change of mode cuts one.
-    pub fn append(
+    /// Writes the header of a regular file of exactly `size` bytes; its body
+    /// follows through [`write_body`](Self::write_body). `store` asks a
+    /// tar.gz to store the entry rather than deflate it (its body is
+    /// compressed already); consecutive stored entries share gzip blocks, a
+    /// change of mode cuts one.
+    pub fn begin_entry(
         &mut self,
         path: &str,
         size: u64,
         mtime: u64,
         store: bool,
-        body: &mut dyn Read,
     ) -> io::Result<()> {
+        if self.open.is_some() {
+            return Err(io::Error::other("an entry is already open"));
+        }
         if let Encoder::Gz(gz) = self.tar.get_mut() {
             gz.set_precompressed(store)?;
         }
@@ -197,46 +209,85 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         header.set_mtime(mtime);
         header.set_uid(0);
         header.set_gid(0);
-        let mut exact = ExactReader {
-            inner: body.take(size),
-            left: size,
+        // tar-rs writes the header (and a GNU long-name entry when the path
+        // needs one) and then copies the body it is given and pads what it
+        // copied: given no body, it writes exactly the header.
+        self.tar.append_data(&mut header, path, io::empty())?;
+        self.open = Some((size, size));
+        Ok(())
+    }
+
+    /// Writes the next bytes of the open entry's body.
+    pub fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some((left, _)) = self.open.as_mut() else {
+            return Err(io::Error::other("no entry is open"));
         };
-        self.tar.append_data(&mut header, path, &mut exact)
+        if data.len() as u64 > *left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("entry body is {} bytes too long", data.len() as u64 - *left),
+            ));
+        }
+        *left -= data.len() as u64;
+        self.tar.get_mut().write_all(data)
+    }
+
+    /// Completes the open entry: its body must be complete. Pads it to a
+    /// 512-byte record.
+    pub fn end_entry(&mut self) -> io::Result<()> {
+        match self.open.take() {
+            None => Err(io::Error::other("no entry is open")),
+            Some((0, size)) => {
+                let padding = (512 - size % 512) % 512;
+                self.tar
+                    .get_mut()
+                    .write_all(&[0u8; 512][..padding as usize])
+            }
+            Some((left, _)) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry body ended {left} bytes early"),
+            )),
+        }
+    }
+
+    /// Appends one regular file of exactly `size` bytes read from `body`
+    /// (read no further). If `body` ends early, the error is returned and
+    /// the archive must be abandoned.
+    pub fn append(
+        &mut self,
+        path: &str,
+        size: u64,
+        mtime: u64,
+        store: bool,
+        body: &mut dyn Read,
+    ) -> io::Result<()> {
+        self.begin_entry(path, size, mtime, store)?;
+        let mut body = body.take(size);
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.write_body(&buf[..n])?;
+        }
+        self.end_entry()
     }
 
     /// Writes the end-of-archive blocks and finishes the encoder, checking
     /// every error, and returns the output.
     pub fn finish(self) -> io::Result<W> {
+        if self.open.is_some() {
+            return Err(io::Error::other("an entry is still open"));
+        }
         self.tar.into_inner()?.finish()
     }
 
     /// Drops the archive without completing it: nothing more reaches the output.
     pub fn abandon(mut self) {
         self.tar.get_mut().sink().open = false;
-    }
-}
-
-/// Fails instead of returning a short body, so that a header's size and its
-/// body can never disagree.
-struct ExactReader<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for ExactReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 || buf.is_empty() {
-            return Ok(0);
-        }
-        let n = self.inner.read(buf)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("entry body ended {} bytes early", self.left),
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
     }
 }
 
@@ -269,7 +320,7 @@ mod tests {
     #[test]
     fn body_sizes_around_block_boundaries_round_trip() {
         let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
         let long = format!("{}/file.log", "d".repeat(120));
         for n in [0usize, 1, 511, 512, 513] {
             let data = vec![b'x'; n];
@@ -288,7 +339,7 @@ mod tests {
     #[test]
     fn short_body_is_an_error_not_a_corrupt_entry() {
         let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
         let err = w.append("f", 10, 0, false, &mut &b"abc"[..]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
@@ -296,7 +347,7 @@ mod tests {
     #[test]
     fn long_body_is_cut_at_the_header_size() {
         let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, &pool).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
         w.append("f", 2, 0, false, &mut &b"abcdef"[..]).unwrap();
         assert_eq!(
             entries(w.finish().unwrap()),
@@ -309,7 +360,7 @@ mod tests {
         let mut out = Vec::new();
         {
             let pool = pool();
-            let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, &pool).unwrap();
+            let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, Some(&pool)).unwrap();
             w.append("f", 3, 0, false, &mut &b"abc"[..]).unwrap();
             w.abandon();
         }

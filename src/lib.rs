@@ -166,8 +166,9 @@ impl Report {
 /// an embedding host keeps its own threads to itself.
 pub struct Engine {
     pool: rayon::ThreadPool,
-    /// Deflates gzip blocks.
-    compress_pool: rayon::ThreadPool,
+    /// Deflates gzip blocks; none with one thread, where the whole
+    /// collection runs on the caller's thread.
+    compress_pool: Option<rayon::ThreadPool>,
     options: Options,
     cancel: CancelToken,
 }
@@ -185,7 +186,10 @@ impl Engine {
         // Readers and compressors get separate pools, so that a compression
         // job never waits behind a reader blocked on a full channel.
         let pool = build_pool(options.threads, "logpack")?;
-        let compress_pool = build_pool(options.threads, "logpack-z")?;
+        let compress_pool = match options.threads {
+            1 => None,
+            n => Some(build_pool(n, "logpack-z")?),
+        };
         Ok(Engine {
             pool,
             compress_pool,
@@ -208,8 +212,8 @@ impl Engine {
         &self.pool
     }
 
-    pub(crate) fn compress_pool(&self) -> &rayon::ThreadPool {
-        &self.compress_pool
+    pub(crate) fn compress_pool(&self) -> Option<&rayon::ThreadPool> {
+        self.compress_pool.as_ref()
     }
 
     /// Lists what a collection would archive, without opening any log.

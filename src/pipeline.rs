@@ -14,9 +14,15 @@
 //! order (FIFO), so the batch the writer waits for is always being read or
 //! already read: the bounded channels cannot deadlock. The writer never runs
 //! on a pool worker.
+//!
+//! With one thread there are no channels and no other threads: the caller's
+//! thread reads each file straight into the archive and deflates the blocks
+//! itself, so `threads = 1` means one core, and the bytes are the same.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
@@ -45,22 +51,21 @@ const SMALL_FILE: u64 = 64 * 1024;
 const BATCH_BYTES: u64 = 1 << 20;
 const BATCH_FILES: usize = 256;
 
-/// Consecutive files of one component, read in order by one reader job
-/// into one channel.
+/// Consecutive files of one component, read in order by one reader job.
 struct Batch {
     component: usize,
-    files: std::ops::Range<usize>,
-    rx: Receiver<Message>,
+    files: Range<usize>,
+    jobs: Vec<ReadJob>,
 }
 
-/// Splits the plan into batches (a large file is a batch of its own) and
-/// starts a reader job for each, in archive order.
-fn dispatch(
-    engine: &Engine,
+/// Splits the plan into batches in archive order (a large file is a batch
+/// of its own, small ones go together) and hands each to `take`, until it
+/// returns `false` or the run is cancelled.
+fn for_each_batch(
     plan: &Plan,
     selection: &Arc<Selection>,
-    order: &crossbeam_channel::Sender<Batch>,
     cancel: &CancelToken,
+    mut take: impl FnMut(Batch) -> bool,
 ) {
     for (ci, component) in plan.components.iter().enumerate() {
         let ftdc = component.log_type == LogType::Ftdc;
@@ -86,18 +91,7 @@ fn dispatch(
                 bytes += component.files[end].size;
                 end += 1;
             }
-            let (tx, rx) = bounded(CHUNKS_PER_FILE);
-            if order
-                .send(Batch {
-                    component: ci,
-                    files: start..end,
-                    rx,
-                })
-                .is_err()
-            {
-                return; // the writer stopped
-            }
-            let jobs: Vec<ReadJob> = (start..end)
+            let jobs = (start..end)
                 .map(|fi| ReadJob {
                     source: component.files[fi].source.clone(),
                     name: component.files[fi].name.clone(),
@@ -106,12 +100,96 @@ fn dispatch(
                     selection: selection.clone(),
                 })
                 .collect();
-            let cancel = cancel.clone();
-            engine
-                .pool()
-                .spawn_fifo(move || read::read_batch(&jobs, &tx, &cancel));
+            if !take(Batch {
+                component: ci,
+                files: start..end,
+                jobs,
+            }) {
+                return;
+            }
             start = end;
         }
+    }
+}
+
+/// Writes every batch with readers on the engine's pool: a dispatcher
+/// thread starts one reader job per batch, in archive order (FIFO), and
+/// hands the writer the batch's bounded channel.
+fn write_threaded<W: Write>(
+    engine: &Engine,
+    plan: &Plan,
+    selection: &Arc<Selection>,
+    assembler: &mut Assembler<'_, '_, '_, W>,
+) -> Result<()> {
+    let cancel = engine.cancel_token();
+    let window = WINDOW_PER_THREAD * engine.options().threads.max(1);
+    std::thread::scope(|scope| {
+        let (order_tx, order_rx) = bounded::<(usize, Range<usize>, Receiver<Message>)>(window);
+        scope.spawn(move || {
+            for_each_batch(plan, selection, &cancel, |batch| {
+                let (tx, rx) = bounded(CHUNKS_PER_FILE);
+                if order_tx.send((batch.component, batch.files, rx)).is_err() {
+                    return false; // the writer stopped
+                }
+                let cancel = cancel.clone();
+                engine
+                    .pool()
+                    .spawn_fifo(move || read::read_batch(&batch.jobs, &tx, &cancel));
+                true
+            })
+        });
+        for (component, files, rx) in order_rx.iter() {
+            assembler.begin_batch(component, files);
+            while !assembler.batch_done() {
+                match rx.recv() {
+                    Ok(message) => assembler.accept(message)?,
+                    Err(_) => assembler.reader_stopped()?,
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Writes every batch on the caller's thread: each file is read straight
+/// into the archive, with no other thread involved.
+fn write_inline<W: Write>(
+    plan: &Plan,
+    selection: &Arc<Selection>,
+    cancel: &CancelToken,
+    assembler: &mut Assembler<'_, '_, '_, W>,
+) -> Result<()> {
+    let assembler = RefCell::new(assembler);
+    let failed: RefCell<Option<Error>> = RefCell::new(None);
+    let send = |message: Message| match assembler.borrow_mut().accept(message) {
+        Ok(()) => true,
+        Err(e) => {
+            failed.borrow_mut().get_or_insert(e);
+            false
+        }
+    };
+    for_each_batch(plan, selection, cancel, |batch| {
+        assembler
+            .borrow_mut()
+            .begin_batch(batch.component, batch.files);
+        for job in &batch.jobs {
+            read::read_file(job, &send, cancel);
+            if failed.borrow().is_some() {
+                return false;
+            }
+        }
+        // A reader that returned early (cancelled) left files unaccounted for.
+        while !assembler.borrow().batch_done() {
+            if let Err(e) = assembler.borrow_mut().reader_stopped() {
+                failed.borrow_mut().get_or_insert(e);
+                return false;
+            }
+        }
+        true
+    });
+    match failed.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -125,26 +203,6 @@ fn stored_in_gzip(log_type: LogType, archived_name: &str, source_name: &str, siz
     let compressed = log_type == LogType::Ftdc
         || (archived_name == source_name && archived_name.ends_with(".gz"));
     compressed && size >= STORE_AT_LEAST
-}
-
-/// A batch's messages as the writer takes them, [`Message::Batch`]es unpacked.
-struct Inbox {
-    rx: Receiver<Message>,
-    pending: std::collections::VecDeque<Message>,
-}
-
-impl Inbox {
-    fn recv(&mut self) -> Result<Message, crossbeam_channel::RecvError> {
-        loop {
-            if let Some(m) = self.pending.pop_front() {
-                return Ok(m);
-            }
-            match self.rx.recv()? {
-                Message::Batch(messages) => self.pending.extend(messages),
-                m => return Ok(m),
-            }
-        }
-    }
 }
 
 /// What a run produced besides the archive.
@@ -240,45 +298,128 @@ impl Progress<'_, '_> {
     }
 }
 
-/// The body of one entry, pulled from its reader's channel.
-struct EntryBody<'r, 'p, 'a> {
-    inbox: &'r mut Inbox,
-    chunk: Vec<u8>,
-    pos: usize,
-    outcome: Option<ReadOutcome>,
-    progress: &'r mut Progress<'p, 'a>,
-    cancelled: bool,
+/// The writer's side of the pipeline: takes the readers' messages in plan
+/// order and turns them into archive entries and manifest records.
+struct Assembler<'e, 'p, 'a, W: Write> {
+    plan: &'e Plan,
+    archive: ArchiveWriter<'e, W>,
+    progress: Progress<'p, 'a>,
+    states: HashMap<usize, ChildState>,
+    tokens: BTreeMap<String, String>,
+    /// The batch being written: its component and the files still to come.
+    component: usize,
+    files: Range<usize>,
+    /// The entry being written: its archive name and size.
+    entry: Option<(String, u64)>,
 }
 
-impl Read for EntryBody<'_, '_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            if self.progress.cancel.is_cancelled() {
-                self.cancelled = true;
-                return Err(io::Error::other("cancelled"));
-            }
-            match self.inbox.recv() {
-                Ok(Message::Data(chunk)) => {
-                    self.progress.advance(chunk.len() as u64);
-                    self.chunk = chunk;
-                    self.pos = 0;
-                }
-                Ok(Message::End(outcome)) => {
-                    self.outcome = Some(outcome);
-                    return Ok(0);
-                }
-                Ok(_) | Err(_) => {
-                    // The reader stopped: cancelled, or it panicked.
-                    self.cancelled = self.progress.cancel.is_cancelled();
-                    return Ok(0);
-                }
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+impl<W: Write> Assembler<'_, '_, '_, W> {
+    fn begin_batch(&mut self, component: usize, files: Range<usize>) {
+        let state = self.states.entry(component).or_default();
+        state.start.get_or_insert_with(Timestamp::now);
+        self.component = component;
+        self.files = files;
     }
+
+    fn batch_done(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Takes the next message of the current batch's reader.
+    fn accept(&mut self, message: Message) -> Result<()> {
+        if self.progress.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let plan = self.plan;
+        let component = &plan.components[self.component];
+        let Some(file) = component
+            .files
+            .get(self.files.start)
+            .filter(|_| !self.batch_done())
+        else {
+            return Err(out_of_order("a message after the batch's last file"));
+        };
+        match (message, self.entry.take()) {
+            (Message::Batch(messages), entry) => {
+                self.entry = entry;
+                for m in messages {
+                    self.accept(m)?;
+                }
+            }
+            (Message::Start { size, mtime, name }, None) => {
+                let name = name.unwrap_or_else(|| file.name.clone());
+                let path = format!("{}/{}", component.archive_dir, name);
+                let store = stored_in_gzip(component.log_type, &name, &file.name, size);
+                self.archive
+                    .begin_entry(&path, size, mtime, store)
+                    .map_err(output_error)?;
+                self.entry = Some((name, size));
+            }
+            (Message::Data(chunk), Some(entry)) => {
+                self.entry = Some(entry);
+                self.progress.advance(chunk.len() as u64);
+                self.archive.write_body(&chunk).map_err(output_error)?;
+            }
+            (Message::End(outcome), Some((name, size))) => {
+                self.archive.end_entry().map_err(output_error)?;
+                let state = self.states.entry(self.component).or_default();
+                state.record(name, size, outcome, &mut self.tokens);
+                self.next_file();
+            }
+            (Message::Unavailable(why), None) => {
+                let state = self.states.entry(self.component).or_default();
+                state.unavailable(&file.name, why);
+                self.next_file();
+            }
+            _ => return Err(out_of_order("a message out of order")),
+        }
+        Ok(())
+    }
+
+    /// The current batch's reader stopped before its last file: the run was
+    /// cancelled, or the reader panicked. A half-written entry cannot be
+    /// completed; a file not yet started fails its component.
+    fn reader_stopped(&mut self) -> Result<()> {
+        if self.progress.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let file = &self.plan.components[self.component].files[self.files.start];
+        if self.entry.is_some() {
+            return Err(output_error(io::Error::other(format!(
+                "the reader of {} stopped unexpectedly",
+                file.source.display()
+            ))));
+        }
+        let error = format!("{}: the reader stopped unexpectedly", file.source.display());
+        self.states
+            .entry(self.component)
+            .or_default()
+            .errors
+            .push(error);
+        self.next_file();
+        Ok(())
+    }
+
+    fn next_file(&mut self) {
+        self.files.start += 1;
+        if self.batch_done() {
+            self.states.entry(self.component).or_default().finish = Some(Timestamp::now());
+        }
+    }
+}
+
+fn output_error(source: io::Error) -> Error {
+    Error::Output {
+        target: "<writer>".into(),
+        source,
+    }
+}
+
+/// A reader broke the `Start`, `Data`*, `End` order: a bug, never input.
+fn out_of_order(what: &str) -> Error {
+    output_error(io::Error::other(format!(
+        "internal error: reader sent {what}"
+    )))
 }
 
 pub(crate) fn timestamp_string(t: Timestamp) -> String {
@@ -302,11 +443,7 @@ pub(crate) fn run<W: Write>(
 ) -> Result<(Collected, W)> {
     let options = engine.options();
     let cancel = engine.cancel_token();
-    let output_error = |source: io::Error| Error::Output {
-        target: "<writer>".into(),
-        source,
-    };
-    let mut archive = ArchiveWriter::new(
+    let archive = ArchiveWriter::new(
         out,
         options.format,
         options.level(),
@@ -314,86 +451,35 @@ pub(crate) fn run<W: Write>(
         engine.compress_pool(),
     )
     .map_err(output_error)?;
-    let mut progress = Progress {
-        callback: progress,
-        done: 0,
-        total: plan.total_bytes(),
-        reported: None,
-        cancel: cancel.clone(),
+    let mut assembler = Assembler {
+        plan,
+        archive,
+        progress: Progress {
+            callback: progress,
+            done: 0,
+            total: plan.total_bytes(),
+            reported: None,
+            cancel: cancel.clone(),
+        },
+        states: HashMap::new(),
+        tokens: BTreeMap::new(),
+        component: 0,
+        files: 0..0,
+        entry: None,
     };
-    let mut states: HashMap<usize, ChildState> = HashMap::new();
-    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
-    let window = WINDOW_PER_THREAD * options.threads.max(1);
 
-    let written = std::thread::scope(|scope| -> Result<()> {
-        let (order_tx, order_rx) = bounded::<Batch>(window);
-        let dispatcher_cancel = cancel.clone();
-        scope.spawn(move || dispatch(engine, plan, selection, &order_tx, &dispatcher_cancel));
-
-        for batch in order_rx.iter() {
-            let component = &plan.components[batch.component];
-            let state = states.entry(batch.component).or_default();
-            state.start.get_or_insert_with(Timestamp::now);
-            let mut inbox = Inbox {
-                rx: batch.rx,
-                pending: std::collections::VecDeque::new(),
-            };
-            for fi in batch.files {
-                if cancel.is_cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                let file = &component.files[fi];
-                match inbox.recv() {
-                    Ok(Message::Start { size, mtime, name }) => {
-                        let name = name.unwrap_or_else(|| file.name.clone());
-                        let path = format!("{}/{}", component.archive_dir, name);
-                        let mut body = EntryBody {
-                            inbox: &mut inbox,
-                            chunk: Vec::new(),
-                            pos: 0,
-                            outcome: None,
-                            progress: &mut progress,
-                            cancelled: false,
-                        };
-                        let store = stored_in_gzip(component.log_type, &name, &file.name, size);
-                        let appended = archive.append(&path, size, mtime, store, &mut body);
-                        if body.cancelled || cancel.is_cancelled() {
-                            return Err(Error::Cancelled);
-                        }
-                        appended.map_err(output_error)?;
-                        let outcome = match body.outcome {
-                            Some(o) => o,
-                            // append_data stops at the header size, before End.
-                            None => match inbox.recv() {
-                                Ok(Message::End(o)) => o,
-                                _ if cancel.is_cancelled() => return Err(Error::Cancelled),
-                                _ => {
-                                    return Err(output_error(io::Error::other(format!(
-                                        "the reader of {} stopped unexpectedly",
-                                        file.source.display()
-                                    ))))
-                                }
-                            },
-                        };
-                        state.record(name, size, outcome, &mut tokens);
-                    }
-                    Ok(Message::Unavailable(why)) => state.unavailable(&file.name, why),
-                    Ok(_) | Err(_) => {
-                        if cancel.is_cancelled() {
-                            return Err(Error::Cancelled);
-                        }
-                        state.errors.push(format!(
-                            "{}: the reader stopped unexpectedly",
-                            file.source.display()
-                        ));
-                    }
-                }
-            }
-            state.finish = Some(Timestamp::now());
-        }
-        Ok(())
-    });
-
+    let written = if options.threads > 1 {
+        write_threaded(engine, plan, selection, &mut assembler)
+    } else {
+        write_inline(plan, selection, &cancel, &mut assembler)
+    };
+    let Assembler {
+        mut archive,
+        mut progress,
+        states,
+        tokens,
+        ..
+    } = assembler;
     if let Err(e) = written {
         archive.abandon();
         return Err(e);

@@ -16,8 +16,14 @@ use logpack::{Engine, Error, Format, Options, Output, Report, Request};
 use serde_json::{json, Value};
 
 fn engine(format: Format, level: Option<i32>) -> Engine {
+    engine_with(2, format, level)
+}
+
+/// One thread runs the whole collection on the caller's thread; more use
+/// the reader and compression pools. Both paths must behave the same.
+fn engine_with(threads: usize, format: Format, level: Option<i32>) -> Engine {
     Engine::new(Options {
-        threads: 2,
+        threads,
         format,
         compression_level: level,
     })
@@ -61,6 +67,12 @@ fn note_containing<'a>(file: &'a Value, needle: &str) -> Option<&'a str> {
 
 #[test]
 fn growing_live_log_is_cut_at_its_size_when_opened() {
+    for threads in [1, 2] {
+        growing_live_log_is_cut_at_its_size_when_opened_with(threads);
+    }
+}
+
+fn growing_live_log_is_cut_at_its_size_when_opened_with(threads: usize) {
     let t = Tree::new();
     let live = t.file("logs/mongod.log", log_text(4 << 20, 1));
     let req = one_process(&t, &live);
@@ -92,7 +104,7 @@ fn growing_live_log_is_cut_at_its_size_when_opened() {
         }
         true
     };
-    let report = engine(Format::TarGz, None)
+    let report = engine_with(threads, Format::TarGz, None)
         .collect(&req, Output::Path(out.clone()), Some(&mut cb))
         .expect("collect");
     stop.store(true, Ordering::SeqCst);
@@ -128,6 +140,12 @@ fn growing_live_log_is_cut_at_its_size_when_opened() {
 
 #[test]
 fn truncated_mid_read_keeps_the_size_and_zero_pads() {
+    for threads in [1, 2] {
+        truncated_mid_read_keeps_the_size_and_zero_pads_with(threads);
+    }
+}
+
+fn truncated_mid_read_keeps_the_size_and_zero_pads_with(threads: usize) {
     const SIZE: usize = 64 << 20;
     const CUT: u64 = 1 << 20;
     let t = Tree::new();
@@ -149,7 +167,7 @@ fn truncated_mid_read_keeps_the_size_and_zero_pads() {
         }
         true
     };
-    let report = engine(Format::TarGz, Some(1))
+    let report = engine_with(threads, Format::TarGz, Some(1))
         .collect(&req, Output::Path(out.clone()), Some(&mut cb))
         .expect("collect");
     assert!(truncated);
@@ -410,10 +428,16 @@ fn large_tree() -> (Tree, Request) {
 
 #[test]
 fn cancel_token_from_another_thread_leaves_nothing() {
+    for threads in [1, 2] {
+        cancel_token_from_another_thread_leaves_nothing_with(threads);
+    }
+}
+
+fn cancel_token_from_another_thread_leaves_nothing_with(threads: usize) {
     let (t, req) = large_tree();
     let out_dir = t.mkdir("out");
     let out = out_dir.join("x.tar.gz");
-    let engine = engine(Format::TarGz, None);
+    let engine = engine_with(threads, Format::TarGz, None);
     let token = engine.cancel_token();
 
     let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -459,6 +483,12 @@ fn cancel_token_from_another_thread_leaves_nothing() {
 
 #[test]
 fn progress_callback_returning_false_cancels() {
+    for threads in [1, 2] {
+        progress_callback_returning_false_cancels_with(threads);
+    }
+}
+
+fn progress_callback_returning_false_cancels_with(threads: usize) {
     let (t, req) = large_tree();
     let out_dir = t.mkdir("out");
     let out = out_dir.join("x.tar.gz");
@@ -467,8 +497,11 @@ fn progress_callback_returning_false_cancels() {
         calls += 1;
         done == 0
     };
-    let result =
-        engine(Format::TarZst, None).collect(&req, Output::Path(out.clone()), Some(&mut cb));
+    let result = engine_with(threads, Format::TarZst, None).collect(
+        &req,
+        Output::Path(out.clone()),
+        Some(&mut cb),
+    );
     assert!(calls >= 1);
     assert!(matches!(result, Err(Error::Cancelled)));
     assert!(!out.exists());

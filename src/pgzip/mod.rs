@@ -40,6 +40,8 @@
 //! The pool should be dedicated to compression: its jobs only use CPU. The
 //! writer may run on any thread; if it runs on a worker of that same pool it
 //! helps with queued jobs instead of blocking, so it cannot deadlock there.
+//! Without a pool every block is deflated on the writer's thread as it
+//! fills: the same bytes, on one core.
 //!
 //! # Errors
 //!
@@ -80,7 +82,8 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 /// stream.
 pub(crate) struct ParallelGzWriter<'p, W: Write> {
     out: W,
-    pool: &'p rayon::ThreadPool,
+    /// `None`: every block is deflated on the writer's thread.
+    pool: Option<&'p rayon::ThreadPool>,
     level: u32,
     block_size: usize,
     max_in_flight: usize,
@@ -119,18 +122,24 @@ struct Block {
 
 impl<'p, W: Write> ParallelGzWriter<'p, W> {
     /// `pool` is dedicated to compression (its jobs never block on anything
-    /// but CPU). `level` is the deflate level, 0 to 9 (higher is treated as
+    /// but CPU); `None` deflates on the caller's thread. `level` is the deflate level, 0 to 9 (higher is treated as
     /// 9). `block_size` is the input block size (at least 1 byte; see
     /// [`DEFAULT_BLOCK_SIZE`]). Nothing is written until the first block is
     /// compressed or [`finish`](Self::finish) is called.
-    pub(crate) fn new(out: W, level: u32, block_size: usize, pool: &'p rayon::ThreadPool) -> Self {
+    pub(crate) fn new(
+        out: W,
+        level: u32,
+        block_size: usize,
+        pool: Option<&'p rayon::ThreadPool>,
+    ) -> Self {
         let block_size = block_size.max(1);
         ParallelGzWriter {
             out,
             pool,
             level: level.min(9),
             block_size,
-            max_in_flight: IN_FLIGHT_PER_THREAD * pool.current_num_threads().max(1),
+            max_in_flight: IN_FLIGHT_PER_THREAD
+                * pool.map_or(1, |p| p.current_num_threads().max(1)),
             buf: Vec::with_capacity(block_size),
             spare: None,
             window: Vec::new(),
@@ -249,10 +258,22 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             self.window.extend_from_slice(&input);
         }
 
-        let (tx, rx) = crossbeam_channel::bounded(1);
         #[cfg(test)]
         let inject_panic = self.panic_at_block == Some(self.submitted);
-        self.pool.spawn(move || {
+        #[cfg(test)]
+        {
+            self.submitted += 1;
+        }
+        let Some(pool) = self.pool else {
+            #[cfg(test)]
+            if inject_panic {
+                return Err(io::Error::other("injected test failure"));
+            }
+            let block = compress_block(level, &dictionary, input, last)?;
+            return self.write_block(block);
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        pool.spawn(move || {
             // rayon aborts the process on a panic in a spawned job, so catch
             // it here and hand it to the writer as an error.
             let result = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -272,10 +293,6 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             let _ = tx.send(result);
         });
         self.pending.push_back(rx);
-        #[cfg(test)]
-        {
-            self.submitted += 1;
-        }
 
         while let Some(rx) = self.pending.front() {
             match rx.try_recv() {
@@ -292,7 +309,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
 
     /// Waits for one job's result.
     fn wait(&self, rx: &Receiver<io::Result<Block>>) -> io::Result<Block> {
-        if self.pool.current_thread_index().is_none() {
+        if self.pool.is_none_or(|p| p.current_thread_index().is_none()) {
             return rx.recv().map_err(|_| job_lost())?;
         }
         // On a worker of our own pool a blocking recv could wait for a job
@@ -419,7 +436,7 @@ mod tests {
     }
 
     fn compress(data: &[u8], level: u32, block_size: usize, pool: &rayon::ThreadPool) -> Vec<u8> {
-        let mut w = ParallelGzWriter::new(Vec::new(), level, block_size, pool);
+        let mut w = ParallelGzWriter::new(Vec::new(), level, block_size, Some(pool));
         w.write_all(data).unwrap();
         w.finish().unwrap()
     }
@@ -715,12 +732,11 @@ mod tests {
         let bs = 100_000;
         let reference = compress(&data, 6, bs, &pool(1));
         assert!(decode_single_member(&reference) == data);
-        for threads in [1, 2, 4] {
-            let p = pool(threads);
-            let gz = compress(&data, 6, bs, &p);
-            assert!(gz == reference, "{threads} threads");
-            // Odd write sizes, and a flush in the middle.
-            let mut w = ParallelGzWriter::new(Vec::new(), 6, bs, &p);
+        // 0: no pool, every block deflated on the writer's thread.
+        for threads in [0, 1, 2, 4] {
+            let p = (threads > 0).then(|| pool(threads));
+            // Odd write sizes.
+            let mut w = ParallelGzWriter::new(Vec::new(), 6, bs, p.as_ref());
             let mut rest = &data[..];
             let mut step = 1;
             while !rest.is_empty() {
@@ -733,6 +749,9 @@ mod tests {
                 w.finish().unwrap() == reference,
                 "{threads} threads, odd writes"
             );
+            if let Some(p) = &p {
+                assert!(compress(&data, 6, bs, p) == reference, "{threads} threads");
+            }
         }
     }
 
@@ -741,7 +760,7 @@ mod tests {
         let p = pool(2);
         let text = log_text(3 << 20, 11);
         let noise = random_bytes(3 << 20, 12);
-        let mut w = ParallelGzWriter::new(Vec::new(), 6, 1 << 20, &p);
+        let mut w = ParallelGzWriter::new(Vec::new(), 6, 1 << 20, Some(&p));
         w.write_all(&text[..1000]).unwrap();
         w.set_precompressed(true).unwrap();
         w.write_all(&noise).unwrap();
@@ -764,7 +783,7 @@ mod tests {
     fn flush_makes_everything_written_decodable() {
         let p = pool(2);
         let data = log_text(300_000, 9);
-        let mut w = ParallelGzWriter::new(Vec::new(), 6, 64 << 10, &p);
+        let mut w = ParallelGzWriter::new(Vec::new(), 6, 64 << 10, Some(&p));
         w.write_all(&data[..150_001]).unwrap();
         w.flush().unwrap();
         let so_far = w.get_mut().clone();
@@ -801,7 +820,7 @@ mod tests {
         for threads in [1, 2] {
             for at in [0u64, 3, 15] {
                 let p = pool(threads);
-                let mut w = ParallelGzWriter::new(Vec::new(), 6, 64 << 10, &p);
+                let mut w = ParallelGzWriter::new(Vec::new(), 6, 64 << 10, Some(&p));
                 w.panic_at_block = Some(at);
                 let r = w.write_all(&data).and_then(|()| w.flush());
                 let err = match r {
@@ -813,7 +832,7 @@ mod tests {
         }
         // The poisoned writer refuses to continue or finish.
         let p = pool(1);
-        let mut w = ParallelGzWriter::new(Vec::new(), 6, 1000, &p);
+        let mut w = ParallelGzWriter::new(Vec::new(), 6, 1000, Some(&p));
         w.panic_at_block = Some(0);
         let _ = w.write_all(&data[..10_000]);
         let _ = w.flush();
@@ -846,7 +865,7 @@ mod tests {
     fn an_output_error_is_returned_and_sticks() {
         let p = pool(2);
         let data = random_bytes(1 << 20, 4);
-        let mut w = ParallelGzWriter::new(FailAfter { left: 100_000 }, 6, 32 << 10, &p);
+        let mut w = ParallelGzWriter::new(FailAfter { left: 100_000 }, 6, 32 << 10, Some(&p));
         let first = w.write_all(&data).and_then(|()| w.flush()).unwrap_err();
         assert!(first.to_string().contains("disk full"), "{first}");
         assert!(w.write(b"x").is_err());
