@@ -73,15 +73,78 @@ fn write_atomically<T>(
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(fail)?;
-    let mut buffered = BufWriter::with_capacity(256 * 1024, temp);
+    let mut buffered = BufWriter::with_capacity(
+        256 * 1024,
+        WriteBehind {
+            file: temp,
+            written: 0,
+            started: 0,
+        },
+    );
     let made = match write(&mut buffered) {
         Ok((made, _)) => made,
         Err(Error::Output { source, .. }) => return Err(fail(source)),
         Err(e) => return Err(e),
     };
-    let temp = buffered.into_inner().map_err(|e| fail(e.into_error()))?;
+    let temp = buffered
+        .into_inner()
+        .map_err(|e| fail(e.into_error()))?
+        .file;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(target).map_err(|e| fail(e.error))?;
     File::open(&dir).and_then(|d| d.sync_all()).map_err(fail)?;
     Ok(made)
 }
+
+/// Starts the disk write of each few MiB of the archive as soon as they are
+/// written, so that the fsync at the end waits for the last few only, not
+/// for the whole archive (about 8% of a 1 GiB collection otherwise).
+struct WriteBehind {
+    file: tempfile::NamedTempFile,
+    written: u64,
+    /// Where the write-back started last.
+    started: u64,
+}
+
+/// How much is written before its write-back is started.
+const WRITE_BEHIND: u64 = 8 << 20;
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITE_BEHIND {
+            start_write_back(
+                self.file.as_file(),
+                self.started,
+                self.written - self.started,
+            );
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Asks the kernel to start writing a range to disk without waiting for it.
+/// Only a hint: the fsync at the end is what makes the archive durable.
+#[cfg(target_os = "linux")]
+fn start_write_back(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is valid while `file` lives; the call touches
+    // no memory of ours.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_write_back(_file: &File, _offset: u64, _len: u64) {}
