@@ -185,22 +185,21 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
     }
 
     /// Writes the header of a regular file of exactly `size` bytes; its body
-    /// follows through [`write_body`](Self::write_body). `store` asks a
-    /// tar.gz to store the entry rather than deflate it (its body is
-    /// compressed already); consecutive stored entries share gzip blocks, a
-    /// change of mode cuts one.
+    /// follows through [`write_body`](Self::write_body). `precompressed`
+    /// says the body is likely compressed already: a tar.gz then stores its
+    /// incompressible stretches rather than deflating them.
     pub fn begin_entry(
         &mut self,
         path: &str,
         size: u64,
         mtime: u64,
-        store: bool,
+        precompressed: bool,
     ) -> io::Result<()> {
         if self.open.is_some() {
             return Err(io::Error::other("an entry is already open"));
         }
         if let Encoder::Gz(gz) = self.tar.get_mut() {
-            gz.set_precompressed(store)?;
+            gz.set_precompressed(precompressed);
         }
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
@@ -258,10 +257,10 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         path: &str,
         size: u64,
         mtime: u64,
-        store: bool,
+        precompressed: bool,
         body: &mut dyn Read,
     ) -> io::Result<()> {
-        self.begin_entry(path, size, mtime, store)?;
+        self.begin_entry(path, size, mtime, precompressed)?;
         let mut body = body.take(size);
         let mut buf = [0u8; 8192];
         loop {

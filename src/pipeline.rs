@@ -193,16 +193,11 @@ fn write_inline<W: Write>(
     }
 }
 
-/// Whether a tar.gz stores an entry instead of deflating it: FTDC and a
-/// rotated `.gz` archived as is are compressed already, so deflate would
-/// spend CPU for almost nothing. Only large ones: a small entry is not worth
-/// cutting a gzip block for, and its tar header and padding would be stored
-/// too. Consecutive stored entries share blocks.
-fn stored_in_gzip(log_type: LogType, archived_name: &str, source_name: &str, size: u64) -> bool {
-    const STORE_AT_LEAST: u64 = 256 * 1024;
-    let compressed = log_type == LogType::Ftdc
-        || (archived_name == source_name && archived_name.ends_with(".gz"));
-    compressed && size >= STORE_AT_LEAST
+/// Whether an entry's body is likely compressed already (FTDC, a rotated
+/// `.gz` archived as is): a tar.gz then stores its incompressible stretches
+/// instead of deflating them, which would spend CPU for almost nothing.
+fn precompressed(log_type: LogType, archived_name: &str, source_name: &str) -> bool {
+    log_type == LogType::Ftdc || (archived_name == source_name && archived_name.ends_with(".gz"))
 }
 
 /// What a run produced besides the archive.
@@ -349,9 +344,9 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
             (Message::Start { size, mtime, name }, None) => {
                 let name = name.unwrap_or_else(|| file.name.clone());
                 let path = format!("{}/{}", component.archive_dir, name);
-                let store = stored_in_gzip(component.log_type, &name, &file.name, size);
+                let compressed = precompressed(component.log_type, &name, &file.name);
                 self.archive
-                    .begin_entry(&path, size, mtime, store)
+                    .begin_entry(&path, size, mtime, compressed)
                     .map_err(output_error)?;
                 self.entry = Some((name, size));
             }

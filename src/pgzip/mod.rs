@@ -59,7 +59,9 @@ use std::panic::{self, AssertUnwindSafe};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 mod deflate;
-use deflate::RawDeflate;
+mod entropy;
+use deflate::{Flush, RawDeflate};
+use std::ops::Range;
 
 /// The default input block size: 1 MiB (ECOSYSTEM.md measured 1 MiB blocks
 /// as both faster and smaller than 128 KiB ones).
@@ -99,8 +101,10 @@ pub(crate) struct ParallelGzWriter<'p, W: Write> {
     /// CRC32 and length of everything written out so far.
     crc: crc32fast::Hasher,
     header_written: bool,
-    /// The current region is already compressed: store it.
+    /// What is written now may be compressed already.
     precompressed: bool,
+    /// The parts of `buf` written while `precompressed`.
+    regions: Vec<Range<usize>>,
     /// Set by the first error; every later call fails with this message.
     poisoned: Option<String>,
     /// Test hook: the job for this block (counting from 0) panics.
@@ -147,6 +151,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             crc: crc32fast::Hasher::new(),
             header_written: false,
             precompressed: false,
+            regions: Vec::new(),
             poisoned: None,
             #[cfg(test)]
             panic_at_block: None,
@@ -165,21 +170,14 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
         Ok(self.out)
     }
 
-    /// Marks what is written next as already compressed (`true`) or not.
-    /// Already-compressed bytes go into stored blocks: a copy instead of a
-    /// deflate search that finds almost nothing. On the benchmark corpus
-    /// (5% FTDC and `.gz`) that saves 15% of the time for 1% more output;
-    /// zlib-rs levels 1 and 2 save no time there. The current block is cut
-    /// where the mode changes, so callers should switch only around large
-    /// regions.
-    pub(crate) fn set_precompressed(&mut self, precompressed: bool) -> io::Result<()> {
-        self.check()?;
-        if precompressed != self.precompressed && !self.buf.is_empty() {
-            let r = self.submit(false);
-            self.guard(r)?;
-        }
+    /// Marks what is written next as possibly compressed already (`true`)
+    /// or not. The stretches of such input that look incompressible (1 KiB
+    /// windows of high byte entropy, see `entropy.rs`) go into stored
+    /// blocks: a copy instead of a deflate search that finds almost nothing,
+    /// while the tar headers and other structure between them are still
+    /// deflated.
+    pub(crate) fn set_precompressed(&mut self, precompressed: bool) {
         self.precompressed = precompressed;
-        Ok(())
     }
 
     /// The output (the caller uses it to cut the stream off on failure).
@@ -242,7 +240,8 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             .take()
             .unwrap_or_else(|| Vec::with_capacity(self.block_size));
         let input = std::mem::replace(&mut self.buf, if last { Vec::new() } else { next });
-        let level = if self.precompressed { 0 } else { self.level };
+        let regions = std::mem::take(&mut self.regions);
+        let level = self.level;
         let dictionary = if level == 0 {
             Vec::new() // stored blocks never refer back
         } else {
@@ -269,7 +268,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             if inject_panic {
                 return Err(io::Error::other("injected test failure"));
             }
-            let block = compress_block(level, &dictionary, input, last)?;
+            let block = compress_block(level, &dictionary, input, &regions, last)?;
             return self.write_block(block);
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -281,7 +280,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
                 if inject_panic {
                     panic!("injected test panic");
                 }
-                compress_block(level, &dictionary, input, last)
+                compress_block(level, &dictionary, input, &regions, last)
             }));
             let result = result.unwrap_or_else(|payload| {
                 Err(io::Error::other(format!(
@@ -353,7 +352,14 @@ impl<W: Write> Write for ParallelGzWriter<'_, W> {
             self.guard(r)?;
         }
         let n = buf.len().min(self.block_size - self.buf.len());
+        let at = self.buf.len();
         self.buf.extend_from_slice(&buf[..n]);
+        if self.precompressed {
+            match self.regions.last_mut() {
+                Some(last) if last.end == at => last.end = at + n,
+                _ => self.regions.push(at..at + n),
+            }
+        }
         Ok(n)
     }
 
@@ -391,19 +397,34 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Deflates one block: raw deflate primed with `dictionary`, ended with a
-/// sync flush (or the final block if `last`). Runs on a pool thread.
+/// sync flush (or the final block if `last`). The incompressible stretches
+/// of `regions` are stored. Runs on a pool thread.
 ///
 /// The stream and the output buffer are new for every block, so that the
 /// archive is the same whichever thread compressed a block: a reused
 /// zlib-rs stream after `reset` gave different (still valid) output on
 /// small blocks, in release builds. A fresh stream costs about 2%.
-fn compress_block(level: u32, dictionary: &[u8], input: Vec<u8>, last: bool) -> io::Result<Block> {
+fn compress_block(
+    level: u32,
+    dictionary: &[u8],
+    input: Vec<u8>,
+    regions: &[Range<usize>],
+    last: bool,
+) -> io::Result<Block> {
     let mut stream = RawDeflate::new(level)?;
     if !dictionary.is_empty() {
         stream.set_dictionary(dictionary)?;
     }
     let mut deflated = Vec::with_capacity(deflate_bound(input.len()));
-    stream.compress(&input, &mut deflated, last)?;
+    for (range, stored) in entropy::segments(&input, regions) {
+        if range.is_empty() {
+            continue;
+        }
+        stream.set_storing(stored, &mut deflated)?;
+        stream.compress(&input[range], &mut deflated, Flush::None)?;
+    }
+    let end = if last { Flush::Finish } else { Flush::Sync };
+    stream.compress(&[], &mut deflated, end)?;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&input);
     Ok(Block {
@@ -762,11 +783,11 @@ mod tests {
         let noise = random_bytes(3 << 20, 12);
         let mut w = ParallelGzWriter::new(Vec::new(), 6, 1 << 20, Some(&p));
         w.write_all(&text[..1000]).unwrap();
-        w.set_precompressed(true).unwrap();
+        w.set_precompressed(true);
         w.write_all(&noise).unwrap();
-        w.set_precompressed(false).unwrap();
+        w.set_precompressed(false);
         w.write_all(&text).unwrap();
-        w.set_precompressed(true).unwrap();
+        w.set_precompressed(true);
         w.write_all(b"tail").unwrap();
         let gz = w.finish().unwrap();
         let mut want = text[..1000].to_vec();
@@ -777,6 +798,37 @@ mod tests {
         // The noise is stored: its size plus a few bytes per block. The text
         // is still deflated.
         assert!(gz.len() < noise.len() + text.len() / 5, "{}", gz.len());
+    }
+
+    #[test]
+    fn structure_between_compressed_stretches_is_still_deflated() {
+        // Like small FTDC files in a tar: a header and a little BSON, then a
+        // zlib payload, over and over, all marked as possibly compressed.
+        let p = pool(2);
+        let text = log_text(400 << 10, 13);
+        let noise = random_bytes(8000 * 200, 14);
+        let mut want = Vec::new();
+        let mut w = ParallelGzWriter::new(Vec::new(), 6, 1 << 20, Some(&p));
+        w.set_precompressed(true);
+        for i in 0..200 {
+            let parts = [
+                &text[i * 2000..i * 2000 + 2000],
+                &noise[i * 8000..(i + 1) * 8000],
+            ];
+            for part in parts {
+                w.write_all(part).unwrap();
+                want.extend_from_slice(part);
+            }
+        }
+        let gz = w.finish().unwrap();
+        check_decoders(&gz, &want);
+        let stored_alone = noise.len() + 200 * 2000;
+        assert!(gz.len() > noise.len(), "{}", gz.len());
+        assert!(
+            gz.len() < noise.len() + stored_alone / 20,
+            "{} bytes: the text between the noise was not deflated",
+            gz.len()
+        );
     }
 
     #[test]
