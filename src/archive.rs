@@ -6,7 +6,7 @@
 //! [`ArchiveWriter::finish`]; an abandoned archive is cut off at the sink so
 //! that no encoder `Drop` can make a failed stream look complete.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::str::FromStr;
 
 use crate::pgzip::{ParallelGzWriter, DEFAULT_BLOCK_SIZE};
@@ -249,32 +249,6 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         }
     }
 
-    /// Appends one regular file of exactly `size` bytes read from `body`
-    /// (read no further). If `body` ends early, the error is returned and
-    /// the archive must be abandoned.
-    pub fn append(
-        &mut self,
-        path: &str,
-        size: u64,
-        mtime: u64,
-        precompressed: bool,
-        body: &mut dyn Read,
-    ) -> io::Result<()> {
-        self.begin_entry(path, size, mtime, precompressed)?;
-        let mut body = body.take(size);
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.write_body(&buf[..n])?;
-        }
-        self.end_entry()
-    }
-
     /// Writes the end-of-archive blocks and finishes the encoder, checking
     /// every error, and returns the output.
     pub fn finish(self) -> io::Result<W> {
@@ -293,6 +267,7 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn pool() -> rayon::ThreadPool {
         rayon::ThreadPoolBuilder::new()
@@ -316,17 +291,21 @@ mod tests {
             .collect()
     }
 
+    fn append<W: Write>(w: &mut ArchiveWriter<'_, W>, path: &str, data: &[u8]) -> io::Result<()> {
+        w.begin_entry(path, data.len() as u64, 0, false)?;
+        w.write_body(data)?;
+        w.end_entry()
+    }
+
     #[test]
     fn body_sizes_around_block_boundaries_round_trip() {
         let pool = pool();
         let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
         let long = format!("{}/file.log", "d".repeat(120));
         for n in [0usize, 1, 511, 512, 513] {
-            let data = vec![b'x'; n];
-            w.append(&format!("f{n}"), n as u64, 0, false, &mut &data[..])
-                .unwrap();
+            append(&mut w, &format!("f{n}"), &vec![b'x'; n]).unwrap();
         }
-        w.append(&long, 3, 0, false, &mut &b"abc"[..]).unwrap();
+        append(&mut w, &long, b"abc").unwrap();
         let got = entries(w.finish().unwrap());
         assert_eq!(got.len(), 6);
         for (i, n) in [0usize, 1, 511, 512, 513].iter().enumerate() {
@@ -339,19 +318,35 @@ mod tests {
     fn short_body_is_an_error_not_a_corrupt_entry() {
         let pool = pool();
         let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
-        let err = w.append("f", 10, 0, false, &mut &b"abc"[..]).unwrap_err();
+        w.begin_entry("f", 10, 0, false).unwrap();
+        w.write_body(b"abc").unwrap();
+        let err = w.end_entry().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("7 bytes early"), "{err}");
     }
 
     #[test]
-    fn long_body_is_cut_at_the_header_size() {
+    fn long_body_is_an_error_and_nothing_of_it_is_written() {
         let pool = pool();
         let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
-        w.append("f", 2, 0, false, &mut &b"abcdef"[..]).unwrap();
+        w.begin_entry("f", 2, 0, false).unwrap();
+        let err = w.write_body(b"abcdef").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // The entry can still be completed with the right bytes.
+        w.write_body(b"ab").unwrap();
+        w.end_entry().unwrap();
         assert_eq!(
             entries(w.finish().unwrap()),
             vec![("f".to_string(), b"ab".to_vec())]
         );
+    }
+
+    #[test]
+    fn finishing_with_an_open_entry_is_an_error() {
+        let pool = pool();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
+        w.begin_entry("f", 1, 0, false).unwrap();
+        assert!(w.finish().is_err());
     }
 
     #[test]
@@ -360,7 +355,7 @@ mod tests {
         {
             let pool = pool();
             let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, Some(&pool)).unwrap();
-            w.append("f", 3, 0, false, &mut &b"abc"[..]).unwrap();
+            append(&mut w, "f", b"abc").unwrap();
             w.abandon();
         }
         let mut d = flate2::read::GzDecoder::new(&out[..]);

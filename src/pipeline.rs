@@ -485,22 +485,53 @@ pub(crate) fn run<W: Write>(
     }
 
     let manifest = build_manifest(request, plan, created, states);
-    let json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serializes");
     let finished = Timestamp::now().as_second().max(0) as u64;
-    let appended = archive.append(
-        manifest::MANIFEST_NAME,
-        json.len() as u64,
-        finished,
-        false,
-        &mut &json[..],
-    );
-    if let Err(e) = appended {
+    if let Err(e) = append_manifest(&mut archive, &manifest, finished) {
         archive.abandon();
         return Err(output_error(e));
     }
     let out = archive.finish().map_err(output_error)?;
     progress.complete();
     Ok((Collected { manifest, tokens }, out))
+}
+
+/// Appends `manifest.json`, serialized twice (once to count its bytes for
+/// the tar header, once into the archive) rather than held whole in memory:
+/// with many files it is the largest thing a run would hold.
+fn append_manifest<W: Write>(
+    archive: &mut ArchiveWriter<'_, W>,
+    manifest: &Manifest,
+    mtime: u64,
+) -> io::Result<()> {
+    struct Count(u64);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    struct Body<'w, 'p, W: Write>(&'w mut ArchiveWriter<'p, W>);
+    impl<W: Write> Write for Body<'_, '_, W> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.write_body(buf)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let mut count = Count(0);
+    serde_json::to_writer_pretty(&mut count, manifest)?;
+    archive.begin_entry(manifest::MANIFEST_NAME, count.0, mtime, false)?;
+    let mut body = io::BufWriter::with_capacity(64 << 10, Body(archive));
+    serde_json::to_writer_pretty(&mut body, manifest)?;
+    body.flush()?;
+    drop(body);
+    archive.end_entry()
 }
 
 fn build_manifest(
