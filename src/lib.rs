@@ -27,7 +27,8 @@ mod error;
 pub mod ffi;
 pub mod manifest;
 mod output;
-mod pgzip;
+#[doc(hidden)] // for benches/deflate.rs only
+pub mod pgzip;
 mod pipeline;
 mod read;
 pub mod redact;

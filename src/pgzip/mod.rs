@@ -434,6 +434,19 @@ fn compress_block(
     })
 }
 
+/// One block as a pgzip job deflates it (level 6 is the tuned one), ended
+/// with a sync flush; the `precompressed` ranges are checked for stretches to
+/// store. For `benches/deflate.rs`.
+#[doc(hidden)]
+pub fn deflate_block(
+    level: u32,
+    dictionary: &[u8],
+    input: Vec<u8>,
+    precompressed: &[Range<usize>],
+) -> io::Result<Vec<u8>> {
+    compress_block(level, dictionary, input, precompressed, false).map(|b| b.deflated)
+}
+
 /// Room for a raw deflate of `n` bytes plus the sync-flush marker (zlib's
 /// `deflateBound` is `n + n/4096 + n/16384 + ...`; this rounds up).
 fn deflate_bound(n: usize) -> usize {
