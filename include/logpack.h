@@ -95,7 +95,7 @@ typedef enum logpack_result {
  */
 typedef enum logpack_option {
   /**
-   * Reader threads and compression workers; 1 to 1024. Default: the cores.
+   * Reader threads and compression workers; 1 to 1024 (1: the whole run on the calling thread). Default: the cores.
    */
   LOGPACK_OPTION_THREADS = 1,
   /**

@@ -19,7 +19,7 @@
 //! compression, with `pgzip` for parallel gzip), [`manifest`], `pipeline`
 //! (the threads that tie them together), and [`verify`] (read an archive back).
 //!
-//! Memory is bounded whatever the input: see [`Options::memory_bound`].
+//! Memory is bounded whatever the input size: see [`Options::memory_bound`].
 #![deny(missing_docs)]
 
 mod archive;
@@ -52,8 +52,10 @@ pub use walk::Plan;
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Reader threads in the engine's pool, and zstd workers. Default: the
-    /// available cores.
+    /// Reader threads, gzip compressor threads (a pool of each, compressors
+    /// at a lower priority) and zstd workers. With 1, the whole collection
+    /// runs on the caller's thread: one core, no other threads while it
+    /// runs. Default: the available cores.
     pub threads: usize,
     /// Output format. Default: tar.gz.
     pub format: Format,
@@ -110,14 +112,28 @@ impl Options {
     ///   the writer's two blocks, and each compressor's output and state:
     ///   about `(2 × threads + 2) × 1 MiB + 3 × threads × 1 MiB + threads × 300 KiB`.
     ///
+    /// With one thread nothing is queued: one chunk being read, and for
+    /// tar.gz the writer's two blocks, one output and one deflate state.
+    ///
     /// With 2 threads: 7.5 MiB + 12.6 MiB. zstd's own workers (level 1) add
-    /// about 15 MiB; measured peak RSS is in the README.
+    /// about 15 MiB. Besides this, a run keeps one record per file (its path
+    /// and name from planning, its manifest entry): a few hundred bytes each.
+    /// Measured peak RSS is in the README.
     pub fn memory_bound(&self) -> u64 {
         const MIB: u64 = 1 << 20;
+        const DEFLATE_STATE: u64 = 300 * 1024;
         let t = self.threads as u64;
-        let reading = 3 * t * (read::CHUNKS_PER_FILE as u64 + 1) * read::CHUNK_SIZE as u64;
+        let chunk = read::CHUNK_SIZE as u64;
+        if t == 1 {
+            let compressing = match self.format {
+                Format::TarGz => 3 * MIB + DEFLATE_STATE,
+                Format::TarZst | Format::Tar => 0,
+            };
+            return chunk + compressing;
+        }
+        let reading = 3 * t * (read::CHUNKS_PER_FILE as u64 + 1) * chunk;
         let compressing = match self.format {
-            Format::TarGz => (2 * t + 2) * MIB + 3 * t * MIB + t * 300 * 1024,
+            Format::TarGz => (2 * t + 2) * MIB + 3 * t * MIB + t * DEFLATE_STATE,
             Format::TarZst | Format::Tar => 0,
         };
         reading + compressing

@@ -54,7 +54,7 @@ struct CollectArgs {
     /// Compression level (gzip 0-9, default 6; zstd 1-22, default 1).
     #[arg(long, allow_negative_numbers = true)]
     compression_level: Option<i32>,
-    /// Worker threads (default: available cores).
+    /// Threads for reading and compression (default: available cores; 1 runs everything on one thread).
     #[arg(long)]
     threads: Option<usize>,
     /// Overrides logCollectionFromDate: RFC 3339, epoch seconds, or a span before now (`2h`, `3d`).

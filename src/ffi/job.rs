@@ -28,7 +28,7 @@ pub type logpack_write_fn =
 #[repr(C)]
 #[allow(clippy::enum_variant_names)]
 pub enum logpack_option {
-    /// Reader threads and compression workers; 1 to 1024. Default: the cores.
+    /// Reader threads and compression workers; 1 to 1024 (1: the whole run on the calling thread). Default: the cores.
     LOGPACK_OPTION_THREADS = 1,
     /// 0 tar.gz (default), 1 tar.zst, 2 tar.
     LOGPACK_OPTION_FORMAT = 2,
