@@ -14,9 +14,11 @@
 //! The deployment: three hosts. Replica set `rs0` has a member on each host
 //! (db3's is an old 4.0 server writing legacy text), `rs1` has members on db1
 //! and db2, and db1 runs a mongos. Each process has a live log, rotated
-//! siblings (`mongod.log.2026-11-19T10-00-00`) and one rotated `.gz`, plus FTDC
+//! siblings (`mongod.log.2026-11-19T10-00-00`) and one rotated `.gz` (gzip
+//! level 6, as logrotate's `compress` writes it), plus FTDC
 //! `diagnostic.data/metrics.*` files (BSON documents whose chunk payload is
-//! zlib-compressed, so they compress poorly like real FTDC). Each host has
+//! zlib-compressed at the default level, as mongod does, so they compress
+//! poorly like real FTDC). Each host has
 //! automation (verbose, plain, stderr), monitoring and (db1) backup agent logs.
 //! Log lines are logv2 JSON with varying connection ids, client addresses,
 //! durations and namespaces, and occasional slow-query lines of 1-10 KB.
@@ -25,9 +27,9 @@
 //! directories (one in four is FTDC, the rest rotated agent logs); with
 //! `--size 0` the corpus is (nearly) only those files.
 //!
-//! Compressibility: `gzip -6` shrinks the `--size` corpus about 8.2x (text about
-//! 12x; FTDC and the rotated `.gz` files, 5% of the bytes, not at all) and the
-//! small-files corpus about 3x.
+//! Compressibility: `gzip -6` shrinks the `--size` corpus about 8.4x (text about
+//! 13x; FTDC and the rotated `.gz` files, 7% of the bytes, not at all) and the
+//! small-files corpus about 3.3x.
 //!
 //! Output depends only on the arguments (fixed seed per file, fixed mtimes),
 //! not on the number of generator threads.
