@@ -14,9 +14,15 @@ const WINDOW: usize = 1024;
 /// short windows); log text, BSON and tar headers measure 6 or less.
 const STORED_ABOVE: f32 = 7.2;
 
+/// The shortest stretch worth storing. Each switch between storing and
+/// deflating ends a deflate block (about 25 µs with its Huffman trees), so
+/// input that alternates every few KiB is cheaper to deflate whole.
+const MIN_STORED: usize = 4 * WINDOW;
+
 /// Splits a block of `len` bytes into `(range, stored)` segments, in order:
-/// the whole windows of `regions` (the parts the writer marked as possibly
-/// compressed) that look incompressible are stored, the rest is deflated.
+/// runs of at least [`MIN_STORED`] bytes of whole windows of `regions` (the
+/// parts the writer marked as possibly compressed) that look incompressible
+/// are stored, the rest is deflated.
 pub(super) fn segments(input: &[u8], regions: &[Range<usize>]) -> Vec<(Range<usize>, bool)> {
     let mut stored: Vec<Range<usize>> = Vec::new();
     for region in regions {
@@ -31,6 +37,7 @@ pub(super) fn segments(input: &[u8], regions: &[Range<usize>]) -> Vec<(Range<usi
             at += WINDOW;
         }
     }
+    stored.retain(|r| r.len() >= MIN_STORED);
     let mut segments = Vec::with_capacity(2 * stored.len() + 1);
     let mut at = 0;
     for s in stored {
@@ -114,6 +121,20 @@ mod tests {
             at = r.end;
         }
         assert_eq!(at, input.len());
+    }
+
+    #[test]
+    fn short_incompressible_stretches_are_deflated() {
+        // Noise and text alternating every 2 KiB: storing would cost more
+        // switches than it saves.
+        let mut input = Vec::new();
+        for _ in 0..8 {
+            input.extend(noise(2 * WINDOW));
+            input.extend(vec![b'a'; 2 * WINDOW]);
+        }
+        let region = 0..input.len();
+        let segs = segments(&input, std::slice::from_ref(&region));
+        assert_eq!(segs, vec![(0..input.len(), false)]);
     }
 
     #[test]

@@ -11,14 +11,18 @@
 //! data before it, the concatenated blocks form one ordinary deflate stream,
 //! and the result is one gzip member that any gzip reader decodes.
 //!
+//! Level 6 is zlib's lazy matcher with a short chain (`deflate.rs`). Input
+//! written while [`ParallelGzWriter::set_precompressed`] is on is checked
+//! for incompressible stretches, which the job stores (`entropy.rs`).
+//!
 //! Order is kept with gzp's "receiver of receivers": each job gets its own
 //! one-shot channel, and the writer keeps the receivers in submission order.
 //! It writes finished blocks from the front of that queue whenever it can,
 //! and when the queue holds [`IN_FLIGHT_PER_THREAD`] × pool threads blocks it
 //! waits for the oldest one. The CRC32s are combined in order
 //! (`crc32fast::Hasher::combine`). Output bytes depend only on the input,
-//! the level and the block size, never on the thread count or on how the
-//! input was split into `write` calls.
+//! the level, the block size and the precompressed marks, never on the
+//! thread count or on how the input was split into `write` calls.
 //!
 //! # Memory
 //!
