@@ -97,6 +97,10 @@ pub(crate) struct ParallelGzWriter<'p, W: Write> {
     buf: Vec<u8>,
     /// One emptied input block kept for reuse.
     spare: Option<Vec<u8>>,
+    /// Output buffers of written blocks, kept for reuse (at most one per
+    /// block in flight): allocating a fresh one per block fragments the
+    /// heap that the run's long-lived records share.
+    spare_outputs: Vec<Vec<u8>>,
     /// The last (up to) 32 KiB of input handed to the pool: the next
     /// block's dictionary.
     window: Vec<u8>,
@@ -150,6 +154,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
                 * pool.map_or(1, |p| p.current_num_threads().max(1)),
             buf: Vec::with_capacity(block_size),
             spare: None,
+            spare_outputs: Vec::new(),
             window: Vec::new(),
             pending: VecDeque::new(),
             crc: crc32fast::Hasher::new(),
@@ -245,6 +250,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             .unwrap_or_else(|| Vec::with_capacity(self.block_size));
         let input = std::mem::replace(&mut self.buf, if last { Vec::new() } else { next });
         let regions = std::mem::take(&mut self.regions);
+        let output = self.spare_outputs.pop().unwrap_or_default();
         let level = self.level;
         let dictionary = if level == 0 {
             Vec::new() // stored blocks never refer back
@@ -272,7 +278,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             if inject_panic {
                 return Err(io::Error::other("injected test failure"));
             }
-            let block = compress_block(level, &dictionary, input, &regions, last)?;
+            let block = compress_block(level, &dictionary, input, &regions, output, last)?;
             return self.write_block(block);
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -284,7 +290,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
                 if inject_panic {
                     panic!("injected test panic");
                 }
-                compress_block(level, &dictionary, input, &regions, last)
+                compress_block(level, &dictionary, input, &regions, output, last)
             }));
             let result = result.unwrap_or_else(|payload| {
                 Err(io::Error::other(format!(
@@ -334,6 +340,9 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
         self.write_header()?;
         self.out.write_all(&block.deflated)?;
         self.crc.combine(&block.crc);
+        if self.spare_outputs.len() < self.max_in_flight {
+            self.spare_outputs.push(block.deflated);
+        }
         let mut input = block.input;
         if input.capacity() >= self.block_size && self.spare.is_none() {
             input.clear();
@@ -401,25 +410,28 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Deflates one block: raw deflate primed with `dictionary`, ended with a
-/// sync flush (or the final block if `last`). The incompressible stretches
-/// of `regions` are stored. Runs on a pool thread.
+/// sync flush (or the final block if `last`), into `deflated` (emptied
+/// first). The incompressible stretches of `regions` are stored. Runs on a
+/// pool thread.
 ///
-/// The stream and the output buffer are new for every block, so that the
-/// archive is the same whichever thread compressed a block: a reused
-/// zlib-rs stream after `reset` gave different (still valid) output on
-/// small blocks, in release builds. A fresh stream costs about 2%.
+/// The stream is new for every block, so that the archive is the same
+/// whichever thread compressed a block: a reused zlib-rs stream after
+/// `reset` gave different (still valid) output on small blocks, in release
+/// builds. A fresh stream costs about 2%.
 fn compress_block(
     level: u32,
     dictionary: &[u8],
     input: Vec<u8>,
     regions: &[Range<usize>],
+    mut deflated: Vec<u8>,
     last: bool,
 ) -> io::Result<Block> {
     let mut stream = RawDeflate::new(level)?;
     if !dictionary.is_empty() {
         stream.set_dictionary(dictionary)?;
     }
-    let mut deflated = Vec::with_capacity(deflate_bound(input.len()));
+    deflated.clear();
+    deflated.reserve(deflate_bound(input.len()));
     for (range, stored) in entropy::segments(&input, regions) {
         if range.is_empty() {
             continue;
@@ -448,7 +460,7 @@ pub fn deflate_block(
     input: Vec<u8>,
     precompressed: &[Range<usize>],
 ) -> io::Result<Vec<u8>> {
-    compress_block(level, dictionary, input, precompressed, false).map(|b| b.deflated)
+    compress_block(level, dictionary, input, precompressed, Vec::new(), false).map(|b| b.deflated)
 }
 
 /// Room for a raw deflate of `n` bytes plus the sync-flush marker (zlib's
