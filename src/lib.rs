@@ -303,14 +303,15 @@ fn build_pool(threads: usize, prefix: &'static str, background: bool) -> Result<
         })
 }
 
-/// Nice 10 for the calling thread (Linux gives each thread its own nice
-/// value; elsewhere the call would change the whole host process, so it is
-/// not made).
+/// Raises the calling thread's nice value by 10 (at most 19), relative to
+/// whatever the host runs at. Linux gives each thread its own nice value;
+/// elsewhere the call would change the whole host process, so it is not
+/// made. A failure only leaves the priority as it was.
 fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain syscall on the calling thread (who = 0); no memory.
+    // SAFETY: plain syscall on the calling thread; no memory.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        libc::nice(10);
     }
 }
 
