@@ -44,9 +44,6 @@ pub(super) struct RawDeflate {
     storing: bool,
 }
 
-// SAFETY: the stream owns its state and is used by one thread at a time.
-unsafe impl Send for RawDeflate {}
-
 impl RawDeflate {
     /// A raw deflate stream at `level` (0 to 9).
     pub(super) fn new(level: u32) -> io::Result<Self> {
