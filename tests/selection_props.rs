@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use common::entries::{self, cap_tail};
+use common::entries::{self, cap_tail, instant, sev_letter, Sev, ISO_TEXT};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use logpack::{Engine, Format, Options, Output, Report, Request};
@@ -45,60 +45,8 @@ use serde_json::{json, Value};
 // Reference (logv2 JSON and legacy ISO text only)
 // ===========================================================================
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Sev {
-    Debug,
-    Info,
-    Warn,
-    Error,
-    Fatal,
-}
-
-impl Sev {
-    const ALL: [Sev; 5] = [Sev::Debug, Sev::Info, Sev::Warn, Sev::Error, Sev::Fatal];
-
-    fn request_name(self) -> &'static str {
-        match self {
-            Sev::Debug => "DEBUG",
-            Sev::Info => "INFO",
-            Sev::Warn => "WARN",
-            Sev::Error => "ERROR",
-            Sev::Fatal => "FATAL",
-        }
-    }
-}
-
-static ISO_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(?:Z|[+-]\d{4}))(?: |$)")
-        .unwrap()
-});
 static MONGOD_SEV: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?P<l>[A-Z][1-5]?)(?: |$)").unwrap());
-
-fn instant(ts: &str) -> Option<Timestamp> {
-    let year: i32 = ts.get(..4)?.parse().ok()?;
-    if year < 1970 {
-        return None;
-    }
-    let norm = match ts.strip_suffix('Z') {
-        Some(p) => format!("{p}+0000"),
-        None => ts.to_string(),
-    };
-    ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z"]
-        .iter()
-        .find_map(|f| Timestamp::strptime(f, &norm).ok())
-}
-
-fn sev_letter(l: &str) -> Option<Sev> {
-    match l {
-        "F" => Some(Sev::Fatal),
-        "E" => Some(Sev::Error),
-        "W" => Some(Sev::Warn),
-        "I" => Some(Sev::Info),
-        "D" | "D1" | "D2" | "D3" | "D4" | "D5" => Some(Sev::Debug),
-        _ => None,
-    }
-}
 
 /// `Some((time, severity))` when `line` (with or without its `\n`) starts an entry.
 fn classify(line: &[u8]) -> Option<(Timestamp, Option<Sev>)> {

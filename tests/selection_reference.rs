@@ -34,7 +34,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use common::entries::{self, cap_tail};
+use common::entries::{self, cap_tail, instant, sev_letter, Sev, ISO_TEXT};
 use jiff::civil;
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
@@ -45,28 +45,6 @@ use serde_json::{json, Value};
 // ===========================================================================
 // The reference
 // ===========================================================================
-
-/// Severity, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Sev {
-    Debug,
-    Info,
-    Warn,
-    Error,
-    Fatal,
-}
-
-impl Sev {
-    pub fn request_name(self) -> &'static str {
-        match self {
-            Sev::Debug => "DEBUG",
-            Sev::Info => "INFO",
-            Sev::Warn => "WARN",
-            Sev::Error => "ERROR",
-            Sev::Fatal => "FATAL",
-        }
-    }
-}
 
 /// When an entry happened, as far as its first line says.
 #[derive(Clone, Copy, Debug)]
@@ -93,10 +71,6 @@ struct Head {
     sev: Option<Sev>,
 }
 
-static ISO_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(?:Z|[+-]\d{4}))(?: |$)")
-        .unwrap()
-});
 static CTIME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?P<day>[ 0-9][0-9]) (?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?:\.(?P<ms>\d{3}))?(?: |$)",
@@ -127,41 +101,6 @@ static AGENT_LEVEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ \[(?P<b>[^
 static LOGV2_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\{"t":\{"\$date":"(?P<ts>[^"]*)"\},"s":"(?P<s>[^"]*)""#).unwrap()
 });
-
-/// Parses a timestamp string of any of the formats (RFC 3339 with `:` in
-/// the offset, ISO with `±HHMM`, `Z`, dotnet's `yyyy-MM-dd HH:mm:ssZ`).
-/// Years before 1970 are not timestamps.
-fn instant(ts: &str) -> Option<Timestamp> {
-    let year: i32 = ts.get(..4)?.parse().ok()?;
-    if year < 1970 {
-        return None;
-    }
-    let norm = match ts.strip_suffix('Z') {
-        Some(p) => format!("{p}+0000"),
-        None => ts.to_string(),
-    };
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f%:z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%z",
-    ] {
-        if let Ok(t) = Timestamp::strptime(fmt, &norm) {
-            return Some(t);
-        }
-    }
-    None
-}
-
-fn sev_letter(l: &str) -> Option<Sev> {
-    match l {
-        "F" => Some(Sev::Fatal),
-        "E" => Some(Sev::Error),
-        "W" => Some(Sev::Warn),
-        "I" => Some(Sev::Info),
-        "D" | "D1" | "D2" | "D3" | "D4" | "D5" => Some(Sev::Debug),
-        _ => None,
-    }
-}
 
 fn sev_word(w: &str) -> Option<Sev> {
     match w.to_ascii_lowercase().as_str() {
