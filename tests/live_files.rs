@@ -319,12 +319,7 @@ fn symlinks_are_followed_only_inside_the_component_directory() {
     let manifest = manifest_of(&entries);
     check_manifest_matches(&entries, &manifest);
     let c = child(&manifest, "h1/rs0/27017", "MONGODB");
-    let skipped: Vec<&str> = c["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let skipped = skipped_names(c);
     for name in [
         "mongod.log.2026-01-01T00-00-00",
         "mongod.log.2026-01-02T00-00-00",

@@ -83,12 +83,7 @@ fn include_and_exclude_match_archive_paths_and_exclude_wins() {
     );
     // What the globs left out is listed with the reason.
     let rs0 = child(&manifest, "db1.example.net/rs0/27017", "MONGODB");
-    let skipped: Vec<&str> = rs0["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let skipped = skipped_names(rs0);
     assert_eq!(skipped, ["mongod.log.2026-11-18T10-00-00.gz"]);
     assert!(rs0["skipped"][0]["reason"]
         .as_str()
@@ -126,12 +121,7 @@ fn ftdc_is_selected_by_the_span_its_names_give_and_cut_between_documents() {
         "db1.example.net/rs0/27017/diagnostic.data",
         "FTDC",
     );
-    let skipped: Vec<&str> = c["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let skipped = skipped_names(c);
     assert_eq!(
         skipped,
         ["metrics.2026-11-20T10-00-00Z-00000", "metrics.interim"]

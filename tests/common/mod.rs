@@ -360,6 +360,16 @@ pub fn child<'m>(manifest: &'m Value, path: &str, log_type: &str) -> &'m Value {
         .unwrap_or_else(|| panic!("no {log_type} child at {path}: {manifest:#}"))
 }
 
+/// The names a manifest child lists under `skipped`, in order.
+pub fn skipped_names(child: &Value) -> Vec<&str> {
+    child["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect()
+}
+
 /// The entry named `name`.
 pub fn entry<'e>(entries: &'e [Entry], name: &str) -> &'e Entry {
     entries.iter().find(|e| e.name == name).unwrap_or_else(|| {
