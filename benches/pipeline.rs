@@ -59,14 +59,6 @@ struct LogGen {
     open_conns: Vec<(u64, String)>,
 }
 
-const NAMESPACES: [(&str, &str); 6] = [
-    ("shop", "orders"),
-    ("shop", "customers"),
-    ("shop", "inventory"),
-    ("analytics", "events"),
-    ("analytics", "sessions"),
-    ("auth", "tokens"),
-];
 const DRIVERS: [(&str, &str, &str); 4] = [
     (
         "mongo-java-driver|sync",
@@ -217,7 +209,7 @@ impl LogGen {
 
     fn slow_query(&mut self, out: &mut String) {
         let (id, remote) = self.conn();
-        let (db, coll) = *self.rng.pick(&NAMESPACES);
+        let (db, coll) = *self.rng.pick(&common::NAMESPACES);
         let field = *self.rng.pick(&FIELDS);
         let status = *self.rng.pick(&STATUSES);
         let value = self.rng.below(100_000);

@@ -35,14 +35,6 @@ const INPUT_BYTES: usize = 32 * MIB;
 /// 2024-05-01T00:00:00Z.
 const START_SECS: u64 = 1_714_521_600;
 
-const NAMESPACES: [(&str, &str); 6] = [
-    ("shop", "orders"),
-    ("shop", "customers"),
-    ("shop", "inventory"),
-    ("analytics", "events"),
-    ("analytics", "sessions"),
-    ("auth", "tokens"),
-];
 const USERS: [&str; 4] = ["app", "analytics", "mms-automation", "backup"];
 const MEMBERS: [&str; 3] = ["db1.example.net", "db2.example.net", "db3.example.net"];
 const DRIVERS: [(&str, &str); 4] = [
@@ -162,7 +154,7 @@ impl Gen {
                 self.rng.below(900)
             );
         } else if roll < 74 {
-            let (db, coll) = *self.rng.pick(&NAMESPACES);
+            let (db, coll) = *self.rng.pick(&common::NAMESPACES);
             let filter = if self.rng.below(10) == 0 {
                 format!(
                     r#""email":"user{}@example-mail.com""#,
@@ -224,7 +216,7 @@ impl Gen {
             let user = *self.rng.pick(&USERS);
             let _ = write!(out, "I  ACCESS   [conn{id}] Successfully authenticated as principal {user} on admin from client {remote}");
         } else if roll < 80 {
-            let (db, coll) = *self.rng.pick(&NAMESPACES);
+            let (db, coll) = *self.rng.pick(&common::NAMESPACES);
             let _ = write!(
                 out,
                 r#"I  COMMAND  [conn{id}] command {db}.{coll} appName: "shop-api" command: find {{ find: "{coll}", filter: {{ customerId: {}, status: "open" }}, limit: 20, $db: "{db}" }} planSummary: IXSCAN {{ customerId: 1, status: 1 }} keysExamined:{} docsExamined:{} numYields:0 nreturned:20 reslen:{} locks:{{ Global: {{ acquireCount: {{ r: 1 }} }} }} protocol:op_msg {}ms"#,

@@ -4,6 +4,16 @@
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng};
 
+/// The (database, collection) pairs the generated log lines name.
+pub const NAMESPACES: [(&str, &str); 6] = [
+    ("shop", "orders"),
+    ("shop", "customers"),
+    ("shop", "inventory"),
+    ("analytics", "events"),
+    ("analytics", "sessions"),
+    ("auth", "tokens"),
+];
+
 /// rand's `StdRng` from a fixed seed, with the three draws the generators use.
 pub struct Rng(StdRng);
 
