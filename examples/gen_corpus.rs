@@ -213,6 +213,13 @@ fn hms(b: &mut Vec<u8>, rem: u64) {
     pad(b, rem % 1000, 3);
 }
 
+/// `host:port`.
+fn host_port(b: &mut Vec<u8>, host: &str, port: u16) {
+    s(b, host);
+    b.push(b':');
+    u(b, u64::from(port));
+}
+
 /// `2026-11-19T10-00-00` for rotated file names.
 fn rot_name(ms: i64) -> String {
     let mut b = Vec::new();
@@ -1544,7 +1551,9 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn agent_prefix(&mut self, b: &mut Vec<u8>, level: &str, src: &str) {
+    /// `[time] [level] [source] ` then, for a line about one process,
+    /// `<name> `, then the agent's own `[hh:mm:ss.mmm] ` clock.
+    fn agent_head(&mut self, b: &mut Vec<u8>, level: &str, src: &str, process: Option<&str>) {
         b.push(b'[');
         ts(b, self.ms, Ts::Iso);
         s(b, "+0000] [");
@@ -1552,9 +1561,11 @@ impl<'a> Gen<'a> {
         s(b, "] [");
         s(b, src);
         s(b, "] ");
-    }
-
-    fn agent_clock(&mut self, b: &mut Vec<u8>) {
+        if let Some(p) = process {
+            s(b, "<");
+            s(b, p);
+            s(b, "> ");
+        }
         b.push(b'[');
         hms(b, self.ms.rem_euclid(DAY) as u64);
         s(b, "] ");
@@ -1588,8 +1599,12 @@ impl<'a> Gen<'a> {
         let pport = p.as_ref().map_or(27017, |p| p.port);
         match r {
             0..=7 => {
-                self.agent_prefix(b, ".info", "src/config/config.go:ReadClusterConfig:911");
-                self.agent_clock(b);
+                self.agent_head(
+                    b,
+                    ".info",
+                    "src/config/config.go:ReadClusterConfig:911",
+                    None,
+                );
                 s(b, "Retrieving cluster config from https://om1.example.net:8443/agents/api/automation/conf/v1/6740a1b2c3d4e5f6a7b8c9d0?av=108.0.4.8796-1&aos=linux&aa=x86_64&ab=64&ad=ubuntu2204&ah=");
                 s(b, &self.t.host);
                 s(b, "&ahs=");
@@ -1599,86 +1614,73 @@ impl<'a> Gen<'a> {
                 b.push(b'\n');
             }
             8..=14 => {
-                self.agent_prefix(b, ".info", "main/components/agent.go:LoadClusterConfig:536");
-                self.agent_clock(b);
+                self.agent_head(
+                    b,
+                    ".info",
+                    "main/components/agent.go:LoadClusterConfig:536",
+                    None,
+                );
                 s(b, "clusterConfig unchanged\n");
             }
             15..=59 => {
-                self.agent_prefix(
+                self.agent_head(
                     b,
                     ".debug",
                     "src/mongoctl/processctl.go:GetServerStatus:1247",
+                    Some(&pname),
                 );
-                s(b, "<");
-                s(b, &pname);
-                s(b, "> ");
-                self.agent_clock(b);
                 s(b, "Got serverStatus from ");
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(pport));
+                host_port(b, &self.t.host, pport);
                 s(b, " in ");
                 u(b, self.rng.random_range(1..40));
                 s(b, "ms\n");
             }
             60..=79 => {
-                self.agent_prefix(b, ".info", "src/director/director.go:planAndExecute:690");
-                s(b, "<");
-                s(b, &pname);
-                s(b, "> ");
-                self.agent_clock(b);
+                self.agent_head(
+                    b,
+                    ".info",
+                    "src/director/director.go:planAndExecute:690",
+                    Some(&pname),
+                );
                 s(b, "In Goal State for clusterConfig version: ");
                 u(b, 41 + (self.ms - self.t.start_ms) as u64 / (6 * 3_600_000));
                 b.push(b'\n');
             }
             80..=89 => {
-                self.agent_prefix(b, ".info", "main/components/agent.go:Iterate:1630");
-                self.agent_clock(b);
+                self.agent_head(b, ".info", "main/components/agent.go:Iterate:1630", None);
                 s(b, "All ");
                 u(b, np as u64);
                 s(b, " Mongo processes are in goal state. Monitoring in goal state, Backup in goal state\n");
             }
             90..=96 => {
-                self.agent_prefix(
+                self.agent_head(
                     b,
                     ".debug",
                     "src/mongoclientservice/mongoclientservice.go:getClient:372",
+                    Some(&pname),
                 );
-                s(b, "<");
-                s(b, &pname);
-                s(b, "> ");
-                self.agent_clock(b);
                 s(b, "Reusing cached client for conn params = ");
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(pport));
+                host_port(b, &self.t.host, pport);
                 s(b, " (local=false) id=0xc00");
                 u(b, u64::from(pport) * 7919);
                 b.push(b'\n');
             }
             _ => {
-                self.agent_prefix(
+                self.agent_head(
                     b,
                     ".warn",
                     "cm/mongoclientservice/mongoclientservice.go:sendClientToRequesters:609",
+                    Some(&pname),
                 );
-                s(b, "<");
-                s(b, &pname);
-                s(b, "> ");
-                self.agent_clock(b);
                 s(b, "Error getting client ready for conn params = ");
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(pport));
+                host_port(b, &self.t.host, pport);
                 s(b, " (local=false). Informing all requests and disposing of client (0x0). requests=[ 0xc00");
                 u(b, u64::from(pport) * 7919);
                 s(
                     b,
                     " ] : connection() error occurred during connection handshake: dial tcp ",
                 );
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(pport));
+                host_port(b, &self.t.host, pport);
                 s(b, ": i/o timeout\n");
             }
         }
@@ -1687,22 +1689,24 @@ impl<'a> Gen<'a> {
     fn agent_plain(&mut self, b: &mut Vec<u8>) {
         match self.rng.random_range(0..4u32) {
             0 => {
-                self.agent_prefix(b, ".info", "main/components/agent.go:Iterate:1630");
-                self.agent_clock(b);
+                self.agent_head(b, ".info", "main/components/agent.go:Iterate:1630", None);
                 s(b, "All ");
                 u(b, self.t.procs.len() as u64);
                 s(b, " Mongo processes are in goal state. Monitoring in goal state, Backup in goal state\n");
             }
             1 => {
-                self.agent_prefix(b, ".info", "src/config/config.go:ReadClusterConfig:911");
-                self.agent_clock(b);
+                self.agent_head(
+                    b,
+                    ".info",
+                    "src/config/config.go:ReadClusterConfig:911",
+                    None,
+                );
                 s(b, "clusterConfig version ");
                 u(b, 41 + (self.ms - self.t.start_ms) as u64 / (6 * 3_600_000));
                 s(b, " unchanged\n");
             }
             2 => {
-                self.agent_prefix(b, ".info", "src/runtimestats/printer.go:mainLoop:58");
-                self.agent_clock(b);
+                self.agent_head(b, ".info", "src/runtimestats/printer.go:mainLoop:58", None);
                 s(b, "Process Runtime Stats: goroutines=");
                 u(b, self.rng.random_range(80..160));
                 s(b, " heapAlloc=");
@@ -1712,8 +1716,7 @@ impl<'a> Gen<'a> {
                 b.push(b'\n');
             }
             _ => {
-                self.agent_prefix(b, ".warn", "src/action/dochecks.go:DoChecks:72");
-                self.agent_clock(b);
+                self.agent_head(b, ".warn", "src/action/dochecks.go:DoChecks:72", None);
                 s(b, "Check for disk space on /data returned ");
                 u(b, self.rng.random_range(60..95));
                 s(b, "% used\n");
@@ -1744,18 +1747,14 @@ impl<'a> Gen<'a> {
         match r {
             0..=3 => {
                 s(b, "[metrics.monitor-");
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(port));
+                host_port(b, &self.t.host, port);
                 s(b, ".info] [monitoring/ping.go:doPing:412] Ping took ");
                 u(b, self.rng.random_range(1..40));
                 s(b, "ms\n");
             }
             4..=7 => {
                 s(b, "[metrics.collector-");
-                s(b, &self.t.host);
-                b.push(b':');
-                u(b, u64::from(port));
+                host_port(b, &self.t.host, port);
                 s(b, ".info] [components/collector.go:collect:188] Collected ");
                 s(
                     b,
