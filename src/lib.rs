@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 pub use archive::Format;
 pub use error::{Error, Result};
-pub use manifest::Manifest;
+pub use manifest::{Manifest, RunManifest};
 pub use output::Output;
 pub use pipeline::ProgressFn;
 pub use request::{LogType, Request};
@@ -163,8 +163,12 @@ impl CancelToken {
 /// What a successful collection returns.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// The manifest, identical to the archive's `manifest.json`.
-    pub manifest: Manifest,
+    /// The manifest, identical to the archive's `manifest.json`
+    /// (`serde_json::to_writer_pretty` writes the same bytes). Each child's
+    /// files and skipped entries are read back from a temporary file as
+    /// they are serialized, so memory does not grow with the file count;
+    /// [`RunManifest::load`] reads them all into memory.
+    pub manifest: RunManifest,
     /// Where the archive was written, for [`Output::Path`].
     pub path: Option<PathBuf>,
     /// With `redacted`: each token and the value it replaced. It is never

@@ -226,10 +226,14 @@ fn collect(args: CollectArgs) -> u8 {
         }
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(m).expect("manifests serialize")
-        );
+        let mut out = std::io::stdout().lock();
+        let printed = serde_json::to_writer_pretty(&mut out, m)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out));
+        if let Err(e) = printed {
+            eprintln!("logpack: error: cannot print the manifest: {e}");
+            return EXIT_FATAL;
+        }
     }
     if !args.quiet {
         let files: usize = m.child_jobs.iter().map(|c| c.files.len()).sum();

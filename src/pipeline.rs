@@ -20,7 +20,7 @@
 //! itself, so `threads = 1` means one core, and the bytes are the same.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use jiff::Timestamp;
 
 use crate::archive::ArchiveWriter;
 use crate::error::{Error, Result};
-use crate::manifest::{self, ChildJob, FileRecord, Manifest, Status};
+use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spill, Spilled, Status};
 use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
 use crate::request::{LogType, Request};
 use crate::select::{self, Selection};
@@ -139,7 +139,7 @@ fn write_threaded<W: Write>(
             })
         });
         for (component, files, rx) in order_rx.iter() {
-            assembler.begin_batch(component, files);
+            assembler.begin_batch(component, files)?;
             while !assembler.batch_done() {
                 match rx.recv() {
                     Ok(message) => assembler.accept(message)?,
@@ -169,9 +169,13 @@ fn write_inline<W: Write>(
         }
     };
     for_each_batch(plan, selection, cancel, |batch| {
-        assembler
+        let begun = assembler
             .borrow_mut()
             .begin_batch(batch.component, batch.files);
+        if let Err(e) = begun {
+            failed.borrow_mut().get_or_insert(e);
+            return false;
+        }
         for job in &batch.jobs {
             read::read_file(job, &send, cancel);
             if failed.borrow().is_some() {
@@ -202,38 +206,102 @@ fn precompressed(log_type: LogType, archived_name: &str, source_name: &str) -> b
 
 /// What a run produced besides the archive.
 pub(crate) struct Collected {
-    pub manifest: Manifest,
+    pub manifest: RunManifest,
     /// Redaction tokens and the values they replace.
     pub tokens: BTreeMap<String, String>,
 }
 
-/// What the writer learnt about each component while archiving it.
+/// A child's error messages past this many are counted, not kept.
+const MAX_ERRORS: usize = 100;
+
+/// What the writer learnt about each component while archiving it. Its
+/// file records and skipped entries go to the run's [`Records`].
 #[derive(Default)]
 struct ChildState {
     start: Option<Timestamp>,
     finish: Option<Timestamp>,
-    files: Vec<FileRecord>,
-    skipped: Vec<Skipped>,
+    /// The child's records in each spill, once the writer reached it.
+    files: Option<(Range<u64>, usize)>,
+    skipped: Option<(Range<u64>, usize)>,
+    archived_bytes: u64,
+    truncated: bool,
     errors: Vec<String>,
+    more_errors: usize,
 }
 
 impl ChildState {
-    /// Records an archived file.
-    fn record(
+    fn error(&mut self, message: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(message);
+        } else {
+            self.more_errors += 1;
+        }
+    }
+}
+
+/// The manifest's per-file records while a run writes them: each child's
+/// are contiguous in each spill, because the writer takes the children in
+/// plan order.
+#[derive(Default)]
+struct Records {
+    files: Spill,
+    skipped: Spill,
+    /// The child whose records are being appended.
+    open: Option<usize>,
+}
+
+impl Records {
+    /// Makes `component` the child being appended to; its planned skipped
+    /// entries go first.
+    fn open(&mut self, component: usize, plan: &Plan, states: &mut [ChildState]) -> io::Result<()> {
+        if self.open == Some(component) {
+            return Ok(());
+        }
+        self.close(states);
+        let state = &mut states[component];
+        let (files_at, skipped_at) = (self.files.position(), self.skipped.position());
+        for s in &plan.components[component].skipped {
+            self.skipped.append(s)?;
+        }
+        let planned_skips = plan.components[component].skipped.len();
+        state.files = Some((files_at..files_at, 0));
+        state.skipped = Some((skipped_at..skipped_at, planned_skips));
+        self.open = Some(component);
+        Ok(())
+    }
+
+    /// Ends the open child's runs at the spills' current positions.
+    fn close(&mut self, states: &mut [ChildState]) {
+        if let Some(open) = self.open.take() {
+            let state = &mut states[open];
+            if let Some((range, _)) = &mut state.files {
+                range.end = self.files.position();
+            }
+            if let Some((range, _)) = &mut state.skipped {
+                range.end = self.skipped.position();
+            }
+        }
+    }
+
+    /// Records an archived file of the open child.
+    fn file(
         &mut self,
+        state: &mut ChildState,
         name: String,
         size: u64,
         outcome: ReadOutcome,
         tokens: &mut BTreeMap<String, String>,
-    ) {
+    ) -> io::Result<()> {
         if let Some(e) = &outcome.error {
-            self.errors.push(e.clone());
+            state.error(e.clone());
         }
         let picked = outcome.selection;
         tokens.extend(picked.tokens);
         let mut notes = picked.notes;
         notes.extend(outcome.notes);
-        self.files.push(FileRecord {
+        state.archived_bytes += size;
+        state.truncated |= picked.truncated;
+        self.files.append(&FileRecord {
             name,
             source_bytes: outcome.source_bytes,
             archived_bytes: size,
@@ -242,20 +310,38 @@ impl ChildState {
             lines_dropped: picked.lines_dropped,
             redactions: picked.redactions,
             notes,
-        });
+        })?;
+        count(&mut state.files);
+        Ok(())
     }
 
-    /// Records a planned file that was not archived.
-    fn unavailable(&mut self, name: &str, why: Unavailable) {
+    /// Records a planned file of the open child that was not archived.
+    fn unavailable(
+        &mut self,
+        state: &mut ChildState,
+        name: &str,
+        why: Unavailable,
+    ) -> io::Result<()> {
         let reason = match why {
-            Unavailable::Failed(e) => return self.errors.push(e),
+            Unavailable::Failed(e) => {
+                state.error(e);
+                return Ok(());
+            }
             Unavailable::Vanished => "removed before it could be read (rotated away)".to_string(),
             Unavailable::NotRegular(reason) | Unavailable::NotSelected(reason) => reason,
         };
-        self.skipped.push(Skipped {
+        self.skipped.append(&Skipped {
             name: name.to_string(),
             reason,
-        });
+        })?;
+        count(&mut state.skipped);
+        Ok(())
+    }
+}
+
+fn count(run: &mut Option<(Range<u64>, usize)>) {
+    if let Some((_, n)) = run {
+        *n += 1;
     }
 }
 
@@ -299,7 +385,8 @@ struct Assembler<'e, 'p, 'a, W: Write> {
     plan: &'e Plan,
     archive: ArchiveWriter<'e, W>,
     progress: Progress<'p, 'a>,
-    states: HashMap<usize, ChildState>,
+    states: Vec<ChildState>,
+    records: Records,
     tokens: BTreeMap<String, String>,
     /// The batch being written: its component and the files still to come.
     component: usize,
@@ -309,11 +396,16 @@ struct Assembler<'e, 'p, 'a, W: Write> {
 }
 
 impl<W: Write> Assembler<'_, '_, '_, W> {
-    fn begin_batch(&mut self, component: usize, files: Range<usize>) {
-        let state = self.states.entry(component).or_default();
-        state.start.get_or_insert_with(Timestamp::now);
+    fn begin_batch(&mut self, component: usize, files: Range<usize>) -> Result<()> {
+        self.records
+            .open(component, self.plan, &mut self.states)
+            .map_err(output_error)?;
+        self.states[component]
+            .start
+            .get_or_insert_with(Timestamp::now);
         self.component = component;
         self.files = files;
+        Ok(())
     }
 
     fn batch_done(&self) -> bool {
@@ -357,13 +449,17 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
             }
             (Message::End(outcome), Some((name, size))) => {
                 self.archive.end_entry().map_err(output_error)?;
-                let state = self.states.entry(self.component).or_default();
-                state.record(name, size, outcome, &mut self.tokens);
+                let state = &mut self.states[self.component];
+                self.records
+                    .file(state, name, size, outcome, &mut self.tokens)
+                    .map_err(output_error)?;
                 self.next_file();
             }
             (Message::Unavailable(why), None) => {
-                let state = self.states.entry(self.component).or_default();
-                state.unavailable(&file.name, why);
+                let state = &mut self.states[self.component];
+                self.records
+                    .unavailable(state, &file.name, why)
+                    .map_err(output_error)?;
                 self.next_file();
             }
             _ => return Err(out_of_order("a message out of order")),
@@ -386,11 +482,7 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
             ))));
         }
         let error = format!("{}: the reader stopped unexpectedly", file.source.display());
-        self.states
-            .entry(self.component)
-            .or_default()
-            .errors
-            .push(error);
+        self.states[self.component].error(error);
         self.next_file();
         Ok(())
     }
@@ -398,7 +490,7 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
     fn next_file(&mut self) {
         self.files.start += 1;
         if self.batch_done() {
-            self.states.entry(self.component).or_default().finish = Some(Timestamp::now());
+            self.states[self.component].finish = Some(Timestamp::now());
         }
     }
 }
@@ -456,7 +548,12 @@ pub(crate) fn run<W: Write>(
             reported: None,
             cancel: cancel.clone(),
         },
-        states: HashMap::new(),
+        states: plan
+            .components
+            .iter()
+            .map(|_| ChildState::default())
+            .collect(),
+        records: Records::default(),
         tokens: BTreeMap::new(),
         component: 0,
         files: 0..0,
@@ -472,6 +569,7 @@ pub(crate) fn run<W: Write>(
         mut archive,
         mut progress,
         states,
+        records,
         tokens,
         ..
     } = assembler;
@@ -484,7 +582,13 @@ pub(crate) fn run<W: Write>(
         return Err(Error::Cancelled);
     }
 
-    let manifest = build_manifest(request, plan, created, states);
+    let manifest = match build_manifest(request, plan, created, states, records) {
+        Ok(m) => m,
+        Err(e) => {
+            archive.abandon();
+            return Err(output_error(e));
+        }
+    };
     let finished = Timestamp::now().as_second().max(0) as u64;
     if let Err(e) = append_manifest(&mut archive, &manifest, finished) {
         archive.abandon();
@@ -500,7 +604,7 @@ pub(crate) fn run<W: Write>(
 /// with many files it is the largest thing a run would hold.
 fn append_manifest<W: Write>(
     archive: &mut ArchiveWriter<'_, W>,
-    manifest: &Manifest,
+    manifest: &RunManifest,
     mtime: u64,
 ) -> io::Result<()> {
     struct Count(u64);
@@ -538,17 +642,33 @@ fn build_manifest(
     request: &Request,
     plan: &Plan,
     created: Timestamp,
-    mut states: HashMap<usize, ChildState>,
-) -> Manifest {
+    mut states: Vec<ChildState>,
+    mut records: Records,
+) -> io::Result<RunManifest> {
+    // Children the writer never reached still list their planned skips.
+    for ci in 0..plan.components.len() {
+        if states[ci].files.is_none() {
+            records.open(ci, plan, &mut states)?;
+        }
+    }
+    records.close(&mut states);
+    let files = records.files.finish()?;
+    let skipped = records.skipped.finish()?;
+
     let planned = timestamp_string(created);
+    let size_limit_hit = states.iter().any(|s| s.truncated);
     let mut children = Vec::with_capacity(plan.components.len());
-    for (ci, c) in plan.components.iter().enumerate() {
-        let state = states.remove(&ci).unwrap_or_default();
+    for (c, state) in plan.components.iter().zip(states) {
         let mut errors: Vec<String> = c.error.iter().cloned().collect();
         errors.extend(state.errors);
-        let mut skipped = c.skipped.clone();
-        skipped.extend(state.skipped);
-        let bytes = state.files.iter().map(|f| f.archived_bytes).sum();
+        let mut error_message = (!errors.is_empty()).then(|| errors.join("; "));
+        if state.more_errors > 0 {
+            if let Some(m) = &mut error_message {
+                m.push_str(&format!("; and {} more errors", state.more_errors));
+            }
+        }
+        let (file_range, file_count) = state.files.unwrap_or_default();
+        let (skip_range, skip_count) = state.skipped.unwrap_or_default();
         children.push(ChildJob {
             host_name: c.host_name.clone(),
             log_collection_type: c.log_type.as_str().to_string(),
@@ -558,7 +678,7 @@ fn build_manifest(
             } else {
                 Status::Failure
             },
-            error_message: (!errors.is_empty()).then(|| errors.join("; ")),
+            error_message,
             start_date: state
                 .start
                 .map(timestamp_string)
@@ -567,14 +687,14 @@ fn build_manifest(
                 .finish
                 .map(timestamp_string)
                 .unwrap_or_else(|| planned.clone()),
-            uncompressed_disk_space_bytes: bytes,
-            files: state.files,
-            skipped,
+            uncompressed_disk_space_bytes: state.archived_bytes,
+            files: Spilled::new(files.clone(), file_range, file_count),
+            skipped: Spilled::new(skipped.clone(), skip_range, skip_count),
             notes: c.notes.clone(),
         });
     }
     let failed = children.iter().any(|c| c.status == Status::Failure);
-    Manifest {
+    Ok(Manifest {
         engine: manifest::Engine {
             name: "logpack".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -603,7 +723,7 @@ fn build_manifest(
             .iter()
             .map(|c| c.uncompressed_disk_space_bytes)
             .sum(),
-        size_limit_hit: children.iter().flat_map(|c| &c.files).any(|f| f.truncated),
+        size_limit_hit,
         child_jobs: children,
-    }
+    })
 }

@@ -1,9 +1,16 @@
 //! `manifest.json` (PRODUCT.md §3): what was collected, what was skipped,
 //! what failed. It mirrors the Ops Manager log collection job response.
 
+use std::io;
+
 use serde::{Deserialize, Serialize};
 
 use crate::walk::Skipped;
+
+mod spill;
+
+pub(crate) use spill::Spill;
+pub use spill::Spilled;
 
 /// The status of a job or of one child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,10 +31,12 @@ pub struct Engine {
     pub version: String,
 }
 
-/// The whole manifest.
+/// The whole manifest. `Child` is [`ChildJob`] with its lists in memory,
+/// or, in a [`Report`](crate::Report), with them read back from disk
+/// ([`RunManifest`]); both serialize to the same `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub struct Manifest<Child = ChildJob> {
     /// Engine name and version.
     pub engine: Engine,
     /// A random 24-hex-digit job id.
@@ -59,13 +68,17 @@ pub struct Manifest {
     /// Whether any file was cut by the size cap.
     pub size_limit_hit: bool,
     /// One per host × component.
-    pub child_jobs: Vec<ChildJob>,
+    pub child_jobs: Vec<Child>,
 }
+
+/// The manifest a run returns: each child's files and skipped entries stay
+/// on disk (or in a small buffer) until read.
+pub type RunManifest = Manifest<ChildJob<Spilled<FileRecord>, Spilled<Skipped>>>;
 
 /// One host × component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChildJob {
+pub struct ChildJob<Files = Vec<FileRecord>, Skips = Vec<Skipped>> {
     /// `host` or `host:port`.
     pub host_name: String,
     /// The log type, e.g. `MONGODB`.
@@ -83,9 +96,9 @@ pub struct ChildJob {
     /// Sum of the component's `archivedBytes`.
     pub uncompressed_disk_space_bytes: u64,
     /// The archived files, in archive order.
-    pub files: Vec<FileRecord>,
+    pub files: Files,
     /// Entries that were seen but not collected.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Skips,
     /// Remarks that are not failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -113,10 +126,24 @@ pub struct FileRecord {
     pub notes: Vec<String>,
 }
 
-impl ChildJob {
+impl<Files, Skips> ChildJob<Files, Skips> {
     /// The archive path of `file`.
     pub fn archive_path(&self, file: &FileRecord) -> String {
         format!("{}/{}", self.path, file.name)
+    }
+}
+
+impl RunManifest {
+    /// The whole manifest in memory, as in `manifest.json`. It reads every
+    /// record back, so it costs memory in proportion to the files.
+    pub fn load(&self) -> io::Result<Manifest> {
+        let value = serde_json::to_value(self)?;
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// The number of archived files.
+    pub fn file_count(&self) -> usize {
+        self.child_jobs.iter().map(|c| c.files.len()).sum()
     }
 }
 

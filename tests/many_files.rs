@@ -1,0 +1,124 @@
+//! Thousands of files: the manifest's records are kept out of memory while
+//! the run writes them (past 1 MiB they go to a temporary file) and are
+//! read back for `manifest.json`, the report and the CLI's `--json`.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use logpack::{Engine, Format, Manifest, Options, Output, Request};
+use serde_json::json;
+
+const AGENT_FILES: usize = 8_000;
+
+/// An agent directory of many rotated logs, a FIFO and files no glob wants,
+/// beside one mongod.
+fn deployment() -> (Tree, std::path::PathBuf) {
+    let t = Tree::new();
+    for i in 0..AGENT_FILES {
+        t.file(
+            &format!("agent/automation-agent.log.{i:05}"),
+            log_text(40 + i % 200, i as u32),
+        );
+    }
+    t.fifo("agent/automation-agent.log.fifo");
+    t.file("agent/unrelated.txt", "not an agent log\n");
+    t.file("db/mongod.log", log_text(5_000, 7));
+    let req = t.request(&json!({"hosts": [{
+        "hostname": "h1",
+        "agentLogDir": t.path("agent"),
+        "processes": [{"type": "mongod", "port": 27017, "logPath": t.path("db/mongod.log")}]
+    }], "exclude": ["**/automation-agent.log.0000[0-4]"]}));
+    (t, req)
+}
+
+#[test]
+fn report_and_archive_carry_the_same_manifest_with_every_record() {
+    let (t, req_path) = deployment();
+    let request = Request::from_file(&req_path).expect("valid request");
+    let out = t.path("out.tar.gz");
+    let engine = Engine::new(Options {
+        threads: 2,
+        format: Format::TarGz,
+        compression_level: None,
+    })
+    .expect("engine");
+    let report = engine
+        .collect(&request, Output::Path(out.clone()), None)
+        .expect("collect");
+
+    let entries = read_entries(&out);
+    let in_archive = &entry(&entries, "manifest.json").data;
+    assert!(
+        in_archive.len() > 2 << 20,
+        "the records must outgrow the 1 MiB in-memory buffer ({} bytes)",
+        in_archive.len()
+    );
+    check_outside_readers(&out, Fmt::Gz, &entries, &t.root());
+    check_manifest_matches(&entries, &manifest_of(&entries));
+
+    // The report serializes to the very bytes of manifest.json.
+    assert_eq!(
+        serde_json::to_vec_pretty(&report.manifest).unwrap(),
+        *in_archive
+    );
+    let loaded = report.manifest.load().expect("records read back");
+    let parsed: Manifest = serde_json::from_slice(in_archive).unwrap();
+    assert_eq!(loaded, parsed);
+
+    let agent = loaded
+        .child_jobs
+        .iter()
+        .find(|c| c.log_collection_type == "AUTOMATION_AGENT")
+        .expect("an automation agent child");
+    assert_eq!(agent.files.len(), AGENT_FILES - 5);
+    assert_eq!(report.manifest.file_count(), AGENT_FILES - 5 + 1);
+    let names: Vec<&str> = agent.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names[0], "automation-agent.log.00005");
+    assert_eq!(
+        names[names.len() - 1],
+        format!("automation-agent.log.{:05}", AGENT_FILES - 1)
+    );
+    let mut skipped: Vec<&str> = agent.skipped.iter().map(|s| s.name.as_str()).collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            "automation-agent.log.00000",
+            "automation-agent.log.00001",
+            "automation-agent.log.00002",
+            "automation-agent.log.00003",
+            "automation-agent.log.00004",
+            "automation-agent.log.fifo",
+        ]
+    );
+    for f in &agent.files {
+        let source = fs::read(t.path(&format!("agent/{}", f.name))).unwrap();
+        assert_eq!(f.sha256, sha256_hex(&source), "{}", f.name);
+    }
+}
+
+#[test]
+fn cli_json_prints_the_archive_manifest() {
+    let (t, req) = deployment();
+    let out = t.path("cli.tar.zst");
+    let run = logpack(&[
+        "collect".as_ref(),
+        req.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--format".as_ref(),
+        "tar.zst".as_ref(),
+        "--json".as_ref(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = read_entries(&out);
+    let mut want = entry(&entries, "manifest.json").data.clone();
+    want.push(b'\n');
+    assert!(
+        run.stdout == want,
+        "--json must print manifest.json as archived"
+    );
+}
