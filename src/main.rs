@@ -296,7 +296,12 @@ fn print_plan(plan: &Plan) {
             println!("    error: {e}");
         }
         for f in &c.files {
-            println!("    {:>12}  {}  <- {}", f.size, f.name, f.source.display());
+            println!(
+                "    {:>12}  {}  <- {}",
+                f.size,
+                f.name,
+                c.source_of(f).display()
+            );
         }
         for s in &c.skipped {
             println!("    skipped  {}: {}", s.name, s.reason);

@@ -69,8 +69,8 @@ fn for_each_batch(
 ) {
     for (ci, component) in plan.components.iter().enumerate() {
         let ftdc = component.log_type == LogType::Ftdc;
-        let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
         let spans = if ftdc {
+            let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
             select::ftdc::spans(&names)
         } else {
             Vec::new()
@@ -93,7 +93,7 @@ fn for_each_batch(
             }
             let jobs = (start..end)
                 .map(|fi| ReadJob {
-                    source: component.files[fi].source.clone(),
+                    source: component.source_of(&component.files[fi]),
                     name: component.files[fi].name.clone(),
                     ftdc,
                     span: spans.get(fi).copied().unwrap_or((None, None)),
@@ -474,14 +474,15 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
         if self.progress.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let file = &self.plan.components[self.component].files[self.files.start];
+        let component = &self.plan.components[self.component];
+        let source = component.source_of(&component.files[self.files.start]);
         if self.entry.is_some() {
             return Err(output_error(io::Error::other(format!(
                 "the reader of {} stopped unexpectedly",
-                file.source.display()
+                source.display()
             ))));
         }
-        let error = format!("{}: the reader stopped unexpectedly", file.source.display());
+        let error = format!("{}: the reader stopped unexpectedly", source.display());
         self.states[self.component].error(error);
         self.next_file();
         Ok(())

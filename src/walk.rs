@@ -68,10 +68,22 @@ pub struct ComponentPlan {
 pub struct PlannedFile {
     /// Name inside the component's archive directory (may hold `/` for FTDC).
     pub name: String,
-    /// The path to open: the file itself, or a symlink's target inside the component.
-    pub source: PathBuf,
+    /// The path to open when it is not `source_dir/name`: a symlink's
+    /// target inside the component, or a name that is not UTF-8. Kept only
+    /// then, because a plan holds one of these per file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<PathBuf>,
     /// Size at planning time; the reader re-stats before reading.
     pub size: u64,
+}
+
+impl ComponentPlan {
+    /// The path to open for `file`.
+    pub fn source_of(&self, file: &PlannedFile) -> PathBuf {
+        file.source
+            .clone()
+            .unwrap_or_else(|| self.source_dir.join(&file.name))
+    }
 }
 
 /// An entry that was seen but not collected.
@@ -422,6 +434,7 @@ fn list_flat(c: &mut ComponentPlan, wanted: &dyn Fn(&str) -> bool, live: Option<
     }
     sort_rotation_order(&mut c.files, live);
     drop_name_collisions(c);
+    c.files.shrink_to_fit();
     c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
     if c.error.is_none() && c.files.is_empty() && live.is_none() {
         c.notes
@@ -464,8 +477,8 @@ fn drop_name_collisions(c: &mut ComponentPlan) {
 fn add_found(c: &mut ComponentPlan, path: &Path, root: &Path, name: String) {
     match classify(path, root) {
         Ok(Found::File { source, meta }) => c.files.push(PlannedFile {
+            source: (source != c.source_dir.join(&name)).then_some(source),
             name,
-            source,
             size: meta.len(),
         }),
         Ok(Found::Skip(reason)) => c.skipped.push(Skipped { name, reason }),
@@ -531,6 +544,7 @@ fn plan_ftdc(c: &mut ComponentPlan, process: &Process) {
     }
     sort_rotation_order(&mut c.files, None);
     drop_name_collisions(c);
+    c.files.shrink_to_fit();
     c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
@@ -592,7 +606,7 @@ mod tests {
             .iter()
             .map(|n| PlannedFile {
                 name: n.to_string(),
-                source: PathBuf::new(),
+                source: None,
                 size: 0,
             })
             .collect();
@@ -691,7 +705,7 @@ mod tests {
         for name in [a.clone(), a, b] {
             c.files.push(PlannedFile {
                 name,
-                source: PathBuf::new(),
+                source: None,
                 size: 0,
             });
         }
