@@ -112,31 +112,36 @@ impl Options {
     ///   the writer's two blocks, and each compressor's output and state:
     ///   about `(2 × threads + 2) × 1 MiB + 3 × threads × 1 MiB + threads × 300 KiB`.
     ///
+    /// - manifest records: each file's record is appended to a spill that
+    ///   keeps at most 1 MiB in memory (then an unlinked temporary file),
+    ///   one for files and one for skipped entries: 2 MiB.
+    ///
     /// With one thread nothing is queued: one chunk being read, and for
     /// tar.gz the writer's two blocks, one output and one deflate state.
     ///
-    /// With 2 threads: 7.5 MiB + 12.6 MiB. zstd's own workers (level 1) add
-    /// about 15 MiB. Besides this, a run keeps one record per file (its path
-    /// and name from planning, its manifest entry): a few hundred bytes each.
-    /// Measured peak RSS is in the README.
+    /// With 2 threads: 7.5 MiB + 12.6 MiB + 2 MiB. zstd's own workers
+    /// (level 1) add about 15 MiB. Not counted: the plan, which keeps each
+    /// planned file's name and size (about 150 bytes a file). Measured peak
+    /// RSS is in the README.
     pub fn memory_bound(&self) -> u64 {
         const MIB: u64 = 1 << 20;
         const DEFLATE_STATE: u64 = 300 * 1024;
         let t = self.threads as u64;
         let chunk = read::CHUNK_SIZE as u64;
+        let records = 2 * manifest::SPILL_MEMORY as u64;
         if t == 1 {
             let compressing = match self.format {
                 Format::TarGz => 3 * MIB + DEFLATE_STATE,
                 Format::TarZst | Format::Tar => 0,
             };
-            return chunk + compressing;
+            return chunk + compressing + records;
         }
         let reading = 3 * t * (read::CHUNKS_PER_FILE as u64 + 1) * chunk;
         let compressing = match self.format {
             Format::TarGz => (2 * t + 2) * MIB + 3 * t * MIB + t * DEFLATE_STATE,
             Format::TarZst | Format::Tar => 0,
         };
-        reading + compressing
+        reading + compressing + records
     }
 }
 

@@ -9,8 +9,8 @@ use crate::walk::Skipped;
 
 mod spill;
 
-pub(crate) use spill::Spill;
 pub use spill::Spilled;
+pub(crate) use spill::{Spill, MEMORY_LIMIT as SPILL_MEMORY};
 
 /// The status of a job or of one child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
