@@ -458,20 +458,20 @@ fn archive_name(name: &OsStr) -> String {
 
 /// Two source names can map to one archive name (an escaped byte against
 /// the same text spelt out): the later file is skipped, so that no archive
-/// path appears twice.
+/// path appears twice. Files are in rotation order, where equal names are
+/// next to each other.
 fn drop_name_collisions(c: &mut ComponentPlan) {
-    let mut seen = std::collections::HashSet::new();
-    let files = std::mem::take(&mut c.files);
-    for f in files {
-        if seen.insert(f.name.clone()) {
-            c.files.push(f);
-        } else {
-            c.skipped.push(Skipped {
-                name: f.name,
+    let skipped = &mut c.skipped;
+    c.files.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            skipped.push(Skipped {
+                name: later.name.clone(),
                 reason: "its name, made valid UTF-8, is the same as another file's".into(),
             });
         }
-    }
+        same
+    });
 }
 
 fn add_found(c: &mut ComponentPlan, path: &Path, root: &Path, name: String) {
@@ -588,12 +588,16 @@ fn rotation_key(name: &str) -> (String, Rotation) {
 
 /// Orders files: by family, then rotated oldest first, live last. When a
 /// family's live name is known it comes after every other family's files.
+/// Ties are broken by name, so the order never depends on the directory's.
 fn sort_rotation_order(files: &mut [PlannedFile], live: Option<&str>) {
+    // Name order first: the stable keyed sort then keeps it among equal keys,
+    // so its cached keys need no copy of every name.
+    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     files.sort_by_cached_key(|f| {
         let (family, rotation) = rotation_key(&f.name);
         let is_live = live == Some(f.name.as_str());
         let rotation = if is_live { Rotation::Live } else { rotation };
-        (is_live, family, rotation, f.name.clone())
+        (is_live, family, rotation)
     });
 }
 
