@@ -103,17 +103,7 @@ fn report_and_archive_carry_the_same_manifest_with_every_record() {
 fn cli_json_prints_the_archive_manifest() {
     let (t, req) = deployment();
     let out = t.path("cli.tar.zst");
-    let run = logpack(&[
-        "collect".as_ref(),
-        req.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--format".as_ref(),
-        "tar.zst".as_ref(),
-        "--json".as_ref(),
-        "--quiet".as_ref(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = collect_ok_with(&req, &out, Fmt::Zst, &["--json"]);
     let entries = read_entries(&out);
     let mut want = entry(&entries, "manifest.json").data.clone();
     want.push(b'\n');

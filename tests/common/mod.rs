@@ -173,11 +173,14 @@ pub fn logpack<S: AsRef<OsStr>>(args: &[S]) -> Run {
     }
 }
 
-/// Runs `logpack ARGS`, killing it and failing the test if it has not
-/// finished after `limit`. Output goes through files in `scratch`.
 /// `logpack collect REQ -o OUT --format F --quiet`; asserts exit 0.
 pub fn collect_ok(req: &Path, out: &Path, fmt: Fmt) -> Run {
-    let run = logpack(&[
+    collect_ok_with(req, out, fmt, &[])
+}
+
+/// [`collect_ok`] with `extra` flags after the others.
+pub fn collect_ok_with(req: &Path, out: &Path, fmt: Fmt, extra: &[&str]) -> Run {
+    let mut args = vec![
         "collect".as_ref(),
         req.as_os_str(),
         "-o".as_ref(),
@@ -185,11 +188,15 @@ pub fn collect_ok(req: &Path, out: &Path, fmt: Fmt) -> Run {
         "--format".as_ref(),
         fmt.flag().as_ref(),
         "--quiet".as_ref(),
-    ]);
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let run = logpack(&args);
     assert_eq!(run.code, 0, "collect failed: {}", run.stderr);
     run
 }
 
+/// Runs `logpack ARGS`, killing it and failing the test if it has not
+/// finished after `limit`. Output goes through files in `scratch`.
 pub fn logpack_within<S: AsRef<OsStr>>(args: &[S], scratch: &Path, limit: Duration) -> Run {
     let out_path = scratch.join("cli.stdout");
     let err_path = scratch.join("cli.stderr");
