@@ -237,6 +237,21 @@ impl ChildState {
             self.more_errors += 1;
         }
     }
+
+    /// The child's `errorMessage`: the planning error, if any, then the
+    /// run's errors; `None` when there are none.
+    fn error_message(&self, planning: Option<&str>) -> Option<String> {
+        let mut errors: Vec<&str> = planning.into_iter().collect();
+        errors.extend(self.errors.iter().map(String::as_str));
+        if errors.is_empty() {
+            return None;
+        }
+        let mut message = errors.join("; ");
+        if self.more_errors > 0 {
+            message.push_str(&format!("; and {} more errors", self.more_errors));
+        }
+        Some(message)
+    }
 }
 
 /// The manifest's per-file records while a run writes them: each child's
@@ -660,21 +675,14 @@ fn build_manifest(
     let size_limit_hit = states.iter().any(|s| s.truncated);
     let mut children = Vec::with_capacity(plan.components.len());
     for (c, state) in plan.components.iter().zip(states) {
-        let mut errors: Vec<String> = c.error.iter().cloned().collect();
-        errors.extend(state.errors);
-        let mut error_message = (!errors.is_empty()).then(|| errors.join("; "));
-        if state.more_errors > 0 {
-            if let Some(m) = &mut error_message {
-                m.push_str(&format!("; and {} more errors", state.more_errors));
-            }
-        }
+        let error_message = state.error_message(c.error.as_deref());
         let (file_range, file_count) = state.files.unwrap_or_default();
         let (skip_range, skip_count) = state.skipped.unwrap_or_default();
         children.push(ChildJob {
             host_name: c.host_name.clone(),
             log_collection_type: c.log_type.as_str().to_string(),
             path: c.archive_dir.clone(),
-            status: if errors.is_empty() {
+            status: if error_message.is_none() {
                 Status::Success
             } else {
                 Status::Failure
@@ -727,4 +735,29 @@ fn build_manifest(
         size_limit_hit,
         child_jobs: children,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_keeps_its_first_errors_and_counts_the_rest() {
+        let mut state = ChildState::default();
+        assert_eq!(state.error_message(None), None);
+        assert_eq!(
+            state.error_message(Some("/logs: denied")).as_deref(),
+            Some("/logs: denied")
+        );
+        for i in 0..MAX_ERRORS + 5 {
+            state.error(format!("f{i}: failed"));
+        }
+        let message = state.error_message(Some("/logs: denied")).unwrap();
+        let parts: Vec<&str> = message.split("; ").collect();
+        assert_eq!(parts.len(), 1 + MAX_ERRORS + 1);
+        assert_eq!(parts[0], "/logs: denied");
+        assert_eq!(parts[1], "f0: failed");
+        assert_eq!(parts[MAX_ERRORS], format!("f{}: failed", MAX_ERRORS - 1));
+        assert_eq!(parts[MAX_ERRORS + 1], "and 5 more errors");
+    }
 }

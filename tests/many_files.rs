@@ -112,3 +112,32 @@ fn cli_json_prints_the_archive_manifest() {
         "--json must print manifest.json as archived"
     );
 }
+
+#[test]
+fn an_unusable_temporary_directory_is_a_clear_error_and_leaves_nothing() {
+    let (t, req) = deployment();
+    let out_dir = t.mkdir("out");
+    let out = out_dir.join("a.tar.gz");
+    let missing = t.path("no-such-tmp");
+    let run = std::process::Command::new(bin())
+        .arg("collect")
+        .arg(&req)
+        .arg("-o")
+        .arg(&out)
+        .arg("--quiet")
+        .env("TMPDIR", &missing)
+        .output()
+        .expect("run logpack");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("temporary file for the manifest's records")
+            && stderr.contains(&*missing.to_string_lossy()),
+        "the error names the records' temporary directory: {stderr}"
+    );
+    assert_eq!(
+        names_in(&out_dir),
+        Vec::<String>::new(),
+        "nothing is left behind"
+    );
+}
