@@ -269,13 +269,6 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn pool() -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap()
-    }
-
     fn entries(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
         let mut archive = tar::Archive::new(&bytes[..]);
         archive
@@ -299,8 +292,7 @@ mod tests {
 
     #[test]
     fn body_sizes_around_block_boundaries_round_trip() {
-        let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, None).unwrap();
         let long = format!("{}/file.log", "d".repeat(120));
         for n in [0usize, 1, 511, 512, 513] {
             append(&mut w, &format!("f{n}"), &vec![b'x'; n]).unwrap();
@@ -316,8 +308,7 @@ mod tests {
 
     #[test]
     fn short_body_is_an_error_not_a_corrupt_entry() {
-        let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, None).unwrap();
         w.begin_entry("f", 10, 0, false).unwrap();
         w.write_body(b"abc").unwrap();
         let err = w.end_entry().unwrap_err();
@@ -327,8 +318,7 @@ mod tests {
 
     #[test]
     fn long_body_is_an_error_and_nothing_of_it_is_written() {
-        let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, None).unwrap();
         w.begin_entry("f", 2, 0, false).unwrap();
         let err = w.write_body(b"abcdef").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
@@ -343,8 +333,7 @@ mod tests {
 
     #[test]
     fn finishing_with_an_open_entry_is_an_error() {
-        let pool = pool();
-        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, Some(&pool)).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, None).unwrap();
         w.begin_entry("f", 1, 0, false).unwrap();
         assert!(w.finish().is_err());
     }
@@ -353,7 +342,10 @@ mod tests {
     fn abandoned_gzip_stream_is_not_completed() {
         let mut out = Vec::new();
         {
-            let pool = pool();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
             let mut w = ArchiveWriter::new(&mut out, Format::TarGz, 6, 1, Some(&pool)).unwrap();
             append(&mut w, "f", b"abc").unwrap();
             w.abandon();

@@ -110,8 +110,7 @@ impl Options {
     ///   chunks of 256 KiB: `3 × threads × 5 × 256 KiB`;
     /// - tar.gz: `2 × threads` 1 MiB blocks in flight with their output,
     ///   the writer's two blocks, and each compressor's output and state:
-    ///   about `(2 × threads + 2) × 1 MiB + 3 × threads × 1 MiB + threads × 300 KiB`.
-    ///
+    ///   about `(2 × threads + 2) × 1 MiB + 3 × threads × 1 MiB + threads × 300 KiB`;
     /// - manifest records: each file's record is appended to a spill that
     ///   keeps at most 1 MiB in memory (then an unlinked temporary file),
     ///   one for files and one for skipped entries: 2 MiB.
@@ -170,9 +169,10 @@ impl CancelToken {
 pub struct Report {
     /// The manifest, identical to the archive's `manifest.json`
     /// (`serde_json::to_writer_pretty` writes the same bytes). Each child's
-    /// files and skipped entries are read back from a temporary file as
-    /// they are serialized, so memory does not grow with the file count;
-    /// [`RunManifest::load`] reads them all into memory.
+    /// files and skipped entries are read back from the run's spill (1 MiB
+    /// in memory, the rest in a temporary file) as they are serialized, so
+    /// memory does not grow with the file count; [`RunManifest::load`]
+    /// reads them all into memory.
     pub manifest: RunManifest,
     /// Where the archive was written, for [`Output::Path`].
     pub path: Option<PathBuf>,

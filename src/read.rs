@@ -7,6 +7,7 @@
 //! can be truncated under us, and a mapped page past the new end raises
 //! SIGBUS, which would kill the host process.
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
 
 use crate::select::text::{self, At, TextDecision};
 use crate::select::{ftdc, FileSelection, Selection};
