@@ -3,7 +3,7 @@
 //! Conventions, after rustls-ffi and zstd:
 //! - opaque handles (`logpack_job`, `logpack_cancel_token`), each with its
 //!   own `_free`, which accepts NULL;
-//! - every function catches panics ([`boundary`]) and checks pointers for
+//! - every function catches panics (`boundary`) and checks pointers for
 //!   NULL before anything is dereferenced;
 //! - strings are pointer plus length, never assumed NUL-terminated; paths
 //!   need not be UTF-8;

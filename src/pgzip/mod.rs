@@ -1,7 +1,7 @@
 //! Parallel gzip, pigz-style: one standard gzip member whose deflate stream
 //! is compressed block by block on a thread pool.
 //!
-//! [`ParallelGzWriter::write`] fills an input block of `block_size` bytes.
+//! `ParallelGzWriter::write` fills an input block of `block_size` bytes.
 //! A full block goes to the pool as a `'static` job that owns the block and a
 //! copy of the 32 KiB of input that precede it. The job deflates the block
 //! (raw deflate, primed with those 32 KiB through `deflateSetDictionary`),
@@ -12,13 +12,13 @@
 //! and the result is one gzip member that any gzip reader decodes.
 //!
 //! Level 6 is zlib's lazy matcher with a short chain (`deflate.rs`). Input
-//! written while [`ParallelGzWriter::set_precompressed`] is on is checked
+//! written while `ParallelGzWriter::set_precompressed` is on is checked
 //! for incompressible stretches, which the job stores (`entropy.rs`).
 //!
 //! Order is kept with gzp's "receiver of receivers": each job gets its own
 //! one-shot channel, and the writer keeps the receivers in submission order.
 //! It writes finished blocks from the front of that queue whenever it can,
-//! and when the queue holds [`IN_FLIGHT_PER_THREAD`] × pool threads blocks it
+//! and when the queue holds `IN_FLIGHT_PER_THREAD` × pool threads blocks it
 //! waits for the oldest one. The CRC32s are combined in order
 //! (`crc32fast::Hasher::combine`). Output bytes depend only on the input,
 //! the level, the block size and the precompressed marks, never on the
