@@ -300,7 +300,9 @@ impl Deployment {
     fn new(dir: TempDir, request: serde_json::Value) -> Deployment {
         let request =
             Request::from_json(&request.to_string(), dir.path()).expect("bench request is valid");
-        let plan = engine(Format::Tar, 1).plan(&request);
+        let plan = engine(Format::Tar, 1)
+            .plan(&request)
+            .expect("bench corpus plans");
         assert!(
             plan.components.iter().all(|c| c.error.is_none()),
             "bench corpus plans without errors"
@@ -548,7 +550,7 @@ fn bench_many_small_files(c: &mut Criterion) {
     // One FTDC component is planned by one thread whatever the pool size.
     let planner = engine(Format::Tar, 1);
     group.bench_function("many_small_files", |b| {
-        b.iter(|| black_box(planner.plan(&d.request)))
+        b.iter(|| black_box(planner.plan(&d.request).expect("plans")))
     });
     group.finish();
 

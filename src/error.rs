@@ -6,8 +6,9 @@ use std::path::PathBuf;
 /// Everything that can stop a collection or a verification.
 ///
 /// Missing or unreadable logs are *not* errors: they become manifest entries.
-/// Only a bad request, a bad option, an output that cannot be written,
-/// cancellation and a corrupt archive (in `verify`) stop the run.
+/// Only a bad request, a bad option, an output or temporary file that
+/// cannot be written, cancellation and a corrupt archive (in `verify`)
+/// stop the run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -54,6 +55,11 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+    /// The engine's temporary storage failed: the plan's or the manifest's
+    /// lists outgrew memory and no temporary file could hold them. The
+    /// message names the temporary directory.
+    #[error("{0}")]
+    Scratch(io::Error),
     /// The run was cancelled through a [`crate::CancelToken`] or the progress callback.
     #[error("cancelled")]
     Cancelled,

@@ -34,6 +34,7 @@ mod read;
 pub mod redact;
 pub mod request;
 pub mod select;
+mod spill;
 pub mod verify;
 pub mod walk;
 
@@ -127,7 +128,7 @@ impl Options {
         const DEFLATE_STATE: u64 = 300 * 1024;
         let t = self.threads as u64;
         let chunk = read::CHUNK_SIZE as u64;
-        let records = 2 * manifest::SPILL_MEMORY as u64;
+        let records = 2 * spill::MEMORY_LIMIT as u64;
         if t == 1 {
             let compressing = match self.format {
                 Format::TarGz => 3 * MIB + DEFLATE_STATE,
@@ -246,8 +247,11 @@ impl Engine {
     }
 
     /// Lists what a collection would archive, without opening any log.
-    pub fn plan(&self, request: &Request) -> Plan {
-        self.pool.install(|| walk::plan(request))
+    /// Fails only when a large listing finds no usable temporary directory.
+    pub fn plan(&self, request: &Request) -> Result<Plan> {
+        self.pool
+            .install(|| walk::plan(request, None))
+            .map_err(Error::Scratch)
     }
 
     /// Collects `request` into `output`. The progress callback, if any, runs
@@ -270,9 +274,12 @@ impl Engine {
             let hosts: Vec<String> = request.hosts.iter().map(|h| h.hostname.clone()).collect();
             redact::Redactor::with_random_key(&hosts)
         });
-        let mut plan = self.plan(request);
+        let mut plan = self
+            .pool
+            .install(|| walk::plan(request, redactor.as_ref()))
+            .map_err(Error::Scratch)?;
         if let Some(r) = &redactor {
-            redact_plan(&mut plan, request, r);
+            redact_host_names(&mut plan, request, r);
         }
         let selection = std::sync::Arc::new(select::Selection::from_request(request, redactor));
         let default_name = format!(
@@ -325,8 +332,8 @@ fn lower_this_threads_priority() {
 }
 
 /// Replaces host names in archive paths and in the manifest with their
-/// tokens, and source paths in messages with a token of the path.
-fn redact_plan(plan: &mut Plan, request: &Request, redactor: &redact::Redactor) {
+/// tokens (planning already replaced source paths in messages).
+fn redact_host_names(plan: &mut Plan, request: &Request, redactor: &redact::Redactor) {
     for c in &mut plan.components {
         for h in &request.hosts {
             let token = redactor.token(redact::Kind::Host, &h.hostname);
@@ -340,16 +347,6 @@ fn redact_plan(plan: &mut Plan, request: &Request, redactor: &redact::Redactor) 
                     c.host_name = format!("{token}{rest}");
                 }
             }
-        }
-        let dir = c.source_dir.display().to_string();
-        let dir_token = redactor.token(redact::Kind::Secret, &dir);
-        let scrub = |text: &str| text.replace(&dir, &dir_token);
-        c.error = c.error.as_deref().map(scrub);
-        for s in &mut c.skipped {
-            s.reason = scrub(&s.reason);
-        }
-        for n in &mut c.notes {
-            *n = scrub(n);
         }
     }
 }

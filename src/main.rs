@@ -157,16 +157,25 @@ fn collect(args: CollectArgs) -> u8 {
     };
 
     if args.dry_run {
-        let plan = engine.plan(&request);
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&plan).expect("plans serialize")
-            );
+        let plan = match engine.plan(&request) {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let mut out = std::io::stdout().lock();
+        let printed = if args.json {
+            serde_json::to_writer_pretty(&mut out, &plan)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
         } else {
-            print_plan(&plan);
-        }
-        return EXIT_OK;
+            print_plan(&mut out, &plan)
+        };
+        return match printed.and_then(|()| out.flush()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("logpack: error: cannot print the plan: {e}");
+                EXIT_FATAL
+            }
+        };
     }
 
     let show_bar = !args.quiet && std::io::stderr().is_terminal();
@@ -281,41 +290,47 @@ fn write_private(
     f.sync_all()
 }
 
-fn print_plan(plan: &Plan) {
+fn print_plan(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
     for c in &plan.components {
-        let bytes: u64 = c.files.iter().map(|f| f.size).sum();
         let status = if c.error.is_some() { "FAILURE" } else { "ok" };
-        println!(
-            "{} {} {} [{status}] {} files, {bytes} bytes",
+        writeln!(
+            out,
+            "{} {} {} [{status}] {} files, {} bytes",
             c.host_name,
             c.log_type,
             c.archive_dir,
-            c.files.len()
-        );
+            c.files.len(),
+            c.bytes
+        )?;
         if let Some(e) = &c.error {
-            println!("    error: {e}");
+            writeln!(out, "    error: {e}")?;
         }
-        for f in &c.files {
-            println!(
+        for f in c.files.iter() {
+            let f = f?;
+            let source = c.source_of(&f);
+            writeln!(
+                out,
                 "    {:>12}  {}  <- {}",
                 f.size,
                 f.name,
-                c.source_of(f).display()
-            );
+                source.display()
+            )?;
         }
-        for s in &c.skipped {
-            println!("    skipped  {}: {}", s.name, s.reason);
+        for s in c.skipped.iter() {
+            let s = s?;
+            writeln!(out, "    skipped  {}: {}", s.name, s.reason)?;
         }
         for n in &c.notes {
-            println!("    note: {n}");
+            writeln!(out, "    note: {n}")?;
         }
     }
-    println!(
+    writeln!(
+        out,
         "total: {} components, {} files, {} bytes",
         plan.components.len(),
         plan.file_count(),
         plan.total_bytes()
-    );
+    )
 }
 
 fn verify(archive: &std::path::Path) -> u8 {

@@ -20,9 +20,10 @@
 //! itself, so `threads = 1` means one core, and the bytes are the same.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
@@ -30,10 +31,11 @@ use jiff::Timestamp;
 
 use crate::archive::ArchiveWriter;
 use crate::error::{Error, Result};
-use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spill, Spilled, Status};
+use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spilled, Status};
 use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
 use crate::request::{LogType, Request};
 use crate::select::{self, Selection};
+use crate::spill::Spill;
 use crate::walk::{Plan, Skipped};
 use crate::{CancelToken, Engine};
 
@@ -54,62 +56,90 @@ const BATCH_FILES: usize = 256;
 /// Consecutive files of one component, read in order by one reader job.
 struct Batch {
     component: usize,
-    files: Range<usize>,
     jobs: Vec<ReadJob>,
+}
+
+impl Batch {
+    /// What the writer needs to know of each file: name and path.
+    fn files(&self) -> VecDeque<BatchFile> {
+        self.jobs
+            .iter()
+            .map(|j| BatchFile {
+                name: j.name.clone(),
+                source: j.source.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A planned file as the writer tracks it.
+struct BatchFile {
+    name: String,
+    source: PathBuf,
 }
 
 /// Splits the plan into batches in archive order (a large file is a batch
 /// of its own, small ones go together) and hands each to `take`, until it
-/// returns `false` or the run is cancelled.
+/// returns `false` or the run is cancelled. The plan's lists are streamed,
+/// never loaded whole; failing to read them back fails the run.
 fn for_each_batch(
     plan: &Plan,
     selection: &Arc<Selection>,
     cancel: &CancelToken,
     mut take: impl FnMut(Batch) -> bool,
-) {
+) -> io::Result<()> {
     for (ci, component) in plan.components.iter().enumerate() {
         let ftdc = component.log_type == LogType::Ftdc;
-        let spans = if ftdc {
-            let names: Vec<&str> = component.files.iter().map(|f| f.name.as_str()).collect();
-            select::ftdc::spans(&names)
-        } else {
-            Vec::new()
-        };
-        let mut start = 0;
-        while start < component.files.len() {
+        let mut spans = ftdc.then(|| {
+            let dated =
+                || {
+                    component.files.iter().enumerate().filter_map(|(i, f)| {
+                        Some((i, select::ftdc::start_from_name(&f.ok()?.name)?))
+                    })
+                };
+            select::ftdc::Spans::new(dated(), dated().map(|(_, start)| start).max())
+        });
+        let mut files = component.files.iter().enumerate().peekable();
+        while let Some((first, file)) = files.next() {
             if cancel.is_cancelled() {
-                return;
+                return Ok(());
             }
-            let mut end = start + 1;
-            let mut bytes = component.files[start].size;
-            while end < component.files.len()
-                && bytes < BATCH_BYTES
-                && end - start < BATCH_FILES
-                && component.files[start].size <= SMALL_FILE
-                && component.files[end].size <= SMALL_FILE
+            let mut batch = vec![file?];
+            let mut bytes = batch[0].size;
+            while bytes < BATCH_BYTES
+                && batch.len() < BATCH_FILES
+                && batch[0].size <= SMALL_FILE
+                && files
+                    .peek()
+                    .is_some_and(|(_, f)| f.as_ref().is_ok_and(|f| f.size <= SMALL_FILE))
             {
-                bytes += component.files[end].size;
-                end += 1;
+                let (_, file) = files.next().expect("peeked");
+                let file = file?;
+                bytes += file.size;
+                batch.push(file);
             }
-            let jobs = (start..end)
-                .map(|fi| ReadJob {
-                    source: component.source_of(&component.files[fi]),
-                    name: component.files[fi].name.clone(),
+            let jobs = batch
+                .into_iter()
+                .enumerate()
+                .map(|(k, file)| ReadJob {
+                    source: component.source_of(&file),
+                    span: spans
+                        .as_mut()
+                        .map_or((None, None), |s| s.span(first + k, &file.name)),
+                    name: file.name,
                     ftdc,
-                    span: spans.get(fi).copied().unwrap_or((None, None)),
                     selection: selection.clone(),
                 })
                 .collect();
             if !take(Batch {
                 component: ci,
-                files: start..end,
                 jobs,
             }) {
-                return;
+                return Ok(());
             }
-            start = end;
         }
     }
+    Ok(())
 }
 
 /// Writes every batch with readers on the engine's pool: a dispatcher
@@ -124,11 +154,12 @@ fn write_threaded<W: Write>(
     let cancel = engine.cancel_token();
     let window = WINDOW_PER_THREAD * engine.options().threads.max(1);
     std::thread::scope(|scope| {
-        let (order_tx, order_rx) = bounded::<(usize, Range<usize>, Receiver<Message>)>(window);
-        scope.spawn(move || {
+        let (order_tx, order_rx) =
+            bounded::<(usize, VecDeque<BatchFile>, Receiver<Message>)>(window);
+        let dispatcher = scope.spawn(move || {
             for_each_batch(plan, selection, &cancel, |batch| {
                 let (tx, rx) = bounded(CHUNKS_PER_FILE);
-                if order_tx.send((batch.component, batch.files, rx)).is_err() {
+                if order_tx.send((batch.component, batch.files(), rx)).is_err() {
                     return false; // the writer stopped
                 }
                 let cancel = cancel.clone();
@@ -147,7 +178,10 @@ fn write_threaded<W: Write>(
                 }
             }
         }
-        Ok(())
+        match dispatcher.join() {
+            Ok(listed) => listed.map_err(plan_error),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
@@ -168,10 +202,10 @@ fn write_inline<W: Write>(
             false
         }
     };
-    for_each_batch(plan, selection, cancel, |batch| {
+    let listed = for_each_batch(plan, selection, cancel, |batch| {
         let begun = assembler
             .borrow_mut()
-            .begin_batch(batch.component, batch.files);
+            .begin_batch(batch.component, batch.files());
         if let Err(e) = begun {
             failed.borrow_mut().get_or_insert(e);
             return false;
@@ -193,8 +227,16 @@ fn write_inline<W: Write>(
     });
     match failed.into_inner() {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => listed.map_err(plan_error),
     }
+}
+
+/// The plan's lists could not be read back from their temporary file.
+fn plan_error(e: io::Error) -> Error {
+    output_error(io::Error::new(
+        e.kind(),
+        format!("cannot read the plan back: {e}"),
+    ))
 }
 
 /// Whether an entry's body is likely compressed already (FTDC, a rotated
@@ -257,7 +299,6 @@ impl ChildState {
 /// The manifest's per-file records while a run writes them: each child's
 /// are contiguous in each spill, because the writer takes the children in
 /// plan order.
-#[derive(Default)]
 struct Records {
     files: Spill,
     skipped: Spill,
@@ -266,6 +307,14 @@ struct Records {
 }
 
 impl Records {
+    fn new() -> Records {
+        Records {
+            files: Spill::new("the manifest's records"),
+            skipped: Spill::new("the manifest's records"),
+            open: None,
+        }
+    }
+
     /// Makes `component` the child being appended to; its planned skipped
     /// entries go first.
     fn open(&mut self, component: usize, plan: &Plan, states: &mut [ChildState]) -> io::Result<()> {
@@ -275,8 +324,8 @@ impl Records {
         self.close(states);
         let state = &mut states[component];
         let (files_at, skipped_at) = (self.files.position(), self.skipped.position());
-        for s in &plan.components[component].skipped {
-            self.skipped.append(s)?;
+        for s in plan.components[component].skipped.iter() {
+            self.skipped.append(&s?)?;
         }
         let planned_skips = plan.components[component].skipped.len();
         state.files = Some((files_at..files_at, 0));
@@ -405,13 +454,13 @@ struct Assembler<'e, 'p, 'a, W: Write> {
     tokens: BTreeMap<String, String>,
     /// The batch being written: its component and the files still to come.
     component: usize,
-    files: Range<usize>,
+    files: VecDeque<BatchFile>,
     /// The entry being written: its archive name and size.
     entry: Option<(String, u64)>,
 }
 
 impl<W: Write> Assembler<'_, '_, '_, W> {
-    fn begin_batch(&mut self, component: usize, files: Range<usize>) -> Result<()> {
+    fn begin_batch(&mut self, component: usize, files: VecDeque<BatchFile>) -> Result<()> {
         self.records
             .open(component, self.plan, &mut self.states)
             .map_err(output_error)?;
@@ -432,13 +481,8 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
         if self.progress.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let plan = self.plan;
-        let component = &plan.components[self.component];
-        let Some(file) = component
-            .files
-            .get(self.files.start)
-            .filter(|_| !self.batch_done())
-        else {
+        let component = &self.plan.components[self.component];
+        let Some(file) = self.files.front() else {
             return Err(out_of_order("a message after the batch's last file"));
         };
         match (message, self.entry.take()) {
@@ -489,8 +533,7 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
         if self.progress.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let component = &self.plan.components[self.component];
-        let source = component.source_of(&component.files[self.files.start]);
+        let source = &self.files.front().expect("the batch is not done").source;
         if self.entry.is_some() {
             return Err(output_error(io::Error::other(format!(
                 "the reader of {} stopped unexpectedly",
@@ -504,7 +547,7 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
     }
 
     fn next_file(&mut self) {
-        self.files.start += 1;
+        self.files.pop_front();
         if self.batch_done() {
             self.states[self.component].finish = Some(Timestamp::now());
         }
@@ -569,10 +612,10 @@ pub(crate) fn run<W: Write>(
             .iter()
             .map(|_| ChildState::default())
             .collect(),
-        records: Records::default(),
+        records: Records::new(),
         tokens: BTreeMap::new(),
         component: 0,
-        files: 0..0,
+        files: VecDeque::new(),
         entry: None,
     };
 

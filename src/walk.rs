@@ -3,18 +3,31 @@
 //! Planning only reads directories and metadata; it never opens a log. Each
 //! component is planned independently on the engine's pool, and a missing
 //! or unreadable path becomes the component's `error`, never a panic.
+//!
+//! A directory may hold any number of files, so the lists are sorted
+//! through [`ExternalSort`] and kept in spills: a plan holds
+//! [`SORT_MEMORY`] per list being sorted and 1 MiB per spill in memory,
+//! whatever the file count.
 
 use std::ffi::OsStr;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::redact::{self, Redactor};
 use crate::request::{archive_glob, Host, LogType, Process, Request};
+use crate::spill::sort::ExternalSort;
+use crate::spill::{Spill, Spilled};
+
+/// Memory a list being sorted may hold before it goes to disk as a sorted
+/// run; sorting may use about as much again for its keys.
+const SORT_MEMORY: usize = 1 << 20;
 
 /// What a collection will read, component by component, in archive order.
 #[derive(Debug, Clone, Serialize)]
@@ -27,11 +40,7 @@ pub struct Plan {
 impl Plan {
     /// Sum of the planned files' sizes at planning time.
     pub fn total_bytes(&self) -> u64 {
-        self.components
-            .iter()
-            .flat_map(|c| &c.files)
-            .map(|f| f.size)
-            .sum()
+        self.components.iter().map(|c| c.bytes).sum()
     }
 
     /// Number of planned files.
@@ -53,9 +62,11 @@ pub struct ComponentPlan {
     /// The directory the files come from; symlinks must stay inside it.
     pub source_dir: PathBuf,
     /// Regular files to collect, rotated oldest first and live last.
-    pub files: Vec<PlannedFile>,
-    /// Entries seen but not collected, with the reason.
-    pub skipped: Vec<Skipped>,
+    pub files: Spilled<PlannedFile>,
+    /// Sum of the files' sizes at planning time.
+    pub bytes: u64,
+    /// Entries seen but not collected, with the reason, by name.
+    pub skipped: Spilled<Skipped>,
     /// Set when the component failed: names the path and the OS error.
     pub error: Option<String>,
     /// Remarks that are not failures (e.g. no files of this type).
@@ -63,7 +74,7 @@ pub struct ComponentPlan {
 }
 
 /// One regular file to archive.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedFile {
     /// Name inside the component's archive directory (may hold `/` for FTDC).
@@ -71,7 +82,7 @@ pub struct PlannedFile {
     /// The path to open when it is not `source_dir/name`: a symlink's
     /// target inside the component, or a name that is not UTF-8. Kept only
     /// then, because a plan holds one of these per file.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PathBuf>,
     /// Size at planning time; the reader re-stats before reading.
     pub size: u64,
@@ -87,7 +98,7 @@ impl ComponentPlan {
 }
 
 /// An entry that was seen but not collected.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Skipped {
     /// Name relative to the component's source directory.
     pub name: String,
@@ -157,19 +168,98 @@ enum ComponentSpec<'a> {
     },
 }
 
-/// Plans every component of `request`, in parallel on the current rayon pool.
-pub(crate) fn plan(request: &Request) -> Plan {
+/// Plans every component of `request`, in parallel on the current rayon
+/// pool. With a redactor, the source directories named in errors, notes
+/// and skip reasons are replaced by their tokens. Fails only when the
+/// lists cannot be kept (no usable temporary directory).
+pub(crate) fn plan(request: &Request, redactor: Option<&Redactor>) -> io::Result<Plan> {
+    plan_sorting_in(request, redactor, SORT_MEMORY)
+}
+
+fn plan_sorting_in(
+    request: &Request,
+    redactor: Option<&Redactor>,
+    sort_memory: usize,
+) -> io::Result<Plan> {
     let specs = components(request);
     let selection = Selection::new(request);
-    let components = specs
+    let store = PlanStore {
+        files: Mutex::new(Spill::new("the plan's file list")),
+        skipped: Mutex::new(Spill::new("the plan's skipped entries")),
+    };
+    let listed: Vec<io::Result<Listed>> = specs
         .par_iter()
         .map(|spec| {
-            let mut c = plan_component(spec);
-            selection.apply(&mut c);
-            c
+            let live = match spec {
+                ComponentSpec::Mongo { process, .. } => Some(live_name(process)),
+                _ => None,
+            };
+            let mut listing = Listing::new(head(spec), live, &selection, sort_memory);
+            plan_component(spec, &mut listing)?;
+            listing.store(&store, redactor)
         })
         .collect();
-    Plan { components }
+    let files = store.files.into_inner().expect("not poisoned").finish()?;
+    let skipped = store.skipped.into_inner().expect("not poisoned").finish()?;
+    let components = listed
+        .into_iter()
+        .map(|l| {
+            let l = l?;
+            Ok(ComponentPlan {
+                host_name: l.head.host_name,
+                log_type: l.head.log_type,
+                archive_dir: l.head.archive_dir,
+                source_dir: l.head.source_dir,
+                files: Spilled::new(files.clone(), l.files.0, l.files.1),
+                bytes: l.bytes,
+                skipped: Spilled::new(skipped.clone(), l.skipped.0, l.skipped.1),
+                error: l.head.error,
+                notes: l.head.notes,
+            })
+        })
+        .collect::<io::Result<_>>()?;
+    Ok(Plan { components })
+}
+
+/// Where every component's sorted lists end up, one after another.
+struct PlanStore {
+    files: Mutex<Spill>,
+    skipped: Mutex<Spill>,
+}
+
+/// What a component is, apart from its lists.
+struct Head {
+    host_name: String,
+    log_type: LogType,
+    archive_dir: String,
+    source_dir: PathBuf,
+    error: Option<String>,
+    notes: Vec<String>,
+}
+
+/// A component's lists as they are stored: run and record count.
+struct Listed {
+    head: Head,
+    files: (std::ops::Range<u64>, usize),
+    bytes: u64,
+    skipped: (std::ops::Range<u64>, usize),
+}
+
+/// Sort key of a planned file: see [`rotation_key`].
+type FileKey = (bool, String, Rotation, String);
+
+/// A component while its directory is listed.
+struct Listing<'s> {
+    head: Head,
+    selection: &'s Selection,
+    files: ExternalSort<PlannedFile, FileKey>,
+    skipped: ExternalSort<Skipped, String>,
+    /// Regular files found, before the request's include/exclude globs.
+    found: usize,
+    /// The live log's name, for a mongod or mongos component.
+    live: Option<String>,
+    /// Why the live log was skipped, when it was.
+    live_skipped: Option<String>,
 }
 
 /// The request's `include`/`exclude` globs on archive paths; exclude wins.
@@ -199,147 +289,252 @@ impl Selection {
         }
     }
 
-    fn apply(&self, c: &mut ComponentPlan) {
+    /// Whether the file `name` of the component in `archive_dir` is wanted.
+    fn selects(&self, archive_dir: &str, name: &str) -> bool {
         if self.include.is_none() && self.exclude.is_none() {
-            return;
+            return true;
         }
-        let dir = c.archive_dir.clone();
-        let (kept, dropped): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut c.files).into_iter().partition(|f| {
-                let path = format!("{dir}/{}", f.name);
-                let candidate = globset::Candidate::new(&path);
-                self.include
-                    .as_ref()
-                    .is_none_or(|s| s.is_match_candidate(&candidate))
-                    && !self
-                        .exclude
-                        .as_ref()
-                        .is_some_and(|s| s.is_match_candidate(&candidate))
-            });
-        c.files = kept;
-        c.skipped.extend(dropped.into_iter().map(|f| Skipped {
-            name: f.name,
-            reason: "not selected by the request's include/exclude globs".into(),
-        }));
+        let path = format!("{archive_dir}/{name}");
+        let candidate = globset::Candidate::new(&path);
+        self.include
+            .as_ref()
+            .is_none_or(|s| s.is_match_candidate(&candidate))
+            && !self
+                .exclude
+                .as_ref()
+                .is_some_and(|s| s.is_match_candidate(&candidate))
     }
 }
 
-fn plan_component(spec: &ComponentSpec<'_>) -> ComponentPlan {
+impl<'s> Listing<'s> {
+    fn new(head: Head, live: Option<String>, selection: &'s Selection, sort_memory: usize) -> Self {
+        let live_in_key = live.clone();
+        Listing {
+            head,
+            selection,
+            files: ExternalSort::new(
+                sort_memory,
+                "the plan's file list",
+                |f: &PlannedFile| {
+                    std::mem::size_of::<PlannedFile>()
+                        + f.name.len()
+                        + f.source.as_ref().map_or(0, |s| s.as_os_str().len())
+                },
+                move |f: &PlannedFile| file_key(&f.name, live_in_key.as_deref()),
+            ),
+            skipped: ExternalSort::new(
+                sort_memory,
+                "the plan's skipped entries",
+                |s: &Skipped| std::mem::size_of::<Skipped>() + s.name.len() + s.reason.len(),
+                |s: &Skipped| s.name.clone(),
+            ),
+            found: 0,
+            live,
+            live_skipped: None,
+        }
+    }
+
+    /// A regular file: planned, unless the request's globs leave it out.
+    fn file(&mut self, file: PlannedFile) -> io::Result<()> {
+        self.found += 1;
+        if self.selection.selects(&self.head.archive_dir, &file.name) {
+            self.files.push(file)
+        } else {
+            self.skip(
+                file.name,
+                "not selected by the request's include/exclude globs".into(),
+            )
+        }
+    }
+
+    fn skip(&mut self, name: String, reason: String) -> io::Result<()> {
+        if self.live.as_deref() == Some(name.as_str()) {
+            self.live_skipped = Some(reason.clone());
+        }
+        self.skipped.push(Skipped { name, reason })
+    }
+
+    /// Sorts the lists into `store`. Two source names can map to one
+    /// archive name (an escaped byte against the same text spelt out): the
+    /// later file is skipped, so that no archive path appears twice; in
+    /// rotation order equal names are next to each other.
+    fn store(self, store: &PlanStore, redactor: Option<&Redactor>) -> io::Result<Listed> {
+        let Listing {
+            mut head,
+            files,
+            mut skipped,
+            ..
+        } = self;
+        let (mut file_count, mut bytes) = (0, 0);
+        let files_range = {
+            let mut out = store.files.lock().expect("not poisoned");
+            let start = out.position();
+            let mut previous: Option<String> = None;
+            for file in files.finish()? {
+                let file = file?;
+                if previous.as_deref() == Some(file.name.as_str()) {
+                    skipped.push(Skipped {
+                        name: file.name,
+                        reason: "its name, made valid UTF-8, is the same as another file's".into(),
+                    })?;
+                    continue;
+                }
+                out.append(&file)?;
+                file_count += 1;
+                bytes += file.size;
+                previous = Some(file.name);
+            }
+            start..out.position()
+        };
+
+        // Source paths are secrets when redacting: each becomes its token.
+        let dir = head.source_dir.display().to_string();
+        let dir_token = redactor.map(|r| r.token(redact::Kind::Secret, &dir));
+        let scrub = |text: String| match &dir_token {
+            Some(token) if !dir.is_empty() => text.replace(&dir, token),
+            _ => text,
+        };
+        head.error = head.error.map(scrub);
+        head.notes = head.notes.into_iter().map(scrub).collect();
+        let mut skip_count = 0;
+        let skipped_range = {
+            let mut out = store.skipped.lock().expect("not poisoned");
+            let start = out.position();
+            for s in skipped.finish()? {
+                let s = s?;
+                out.append(&Skipped {
+                    name: s.name,
+                    reason: scrub(s.reason),
+                })?;
+                skip_count += 1;
+            }
+            start..out.position()
+        };
+        Ok(Listed {
+            head,
+            files: (files_range, file_count),
+            bytes,
+            skipped: (skipped_range, skip_count),
+        })
+    }
+}
+
+/// The name of a mongod's or mongos's live log in its directory.
+fn live_name(process: &Process) -> String {
+    archive_name(process.log_path.file_name().unwrap_or(OsStr::new("")))
+}
+
+/// The component's identity and where its files come from.
+fn head(spec: &ComponentSpec<'_>) -> Head {
+    let head = |host_name: String, log_type, archive_dir: String, dir: &Path| Head {
+        host_name,
+        log_type,
+        archive_dir,
+        source_dir: dir.to_path_buf(),
+        error: None,
+        notes: Vec::new(),
+    };
     match *spec {
         ComponentSpec::Agent {
             host,
             dir,
             log_type,
-        } => {
-            let prefix = match log_type {
-                LogType::AutomationAgent => "automation-agent",
-                LogType::MonitoringAgent => "monitoring-agent",
-                _ => "backup-agent",
-            };
-            let mut c = empty(
-                host.hostname.clone(),
-                log_type,
-                format!("{}/automation_agent", host.hostname),
-                dir,
-            );
-            let include = glob(&format!("{prefix}*.log*"));
-            list_flat(&mut c, &|name| include.is_match(name), None);
-            c
-        }
+        } => head(
+            host.hostname.clone(),
+            log_type,
+            format!("{}/automation_agent", host.hostname),
+            dir,
+        ),
         ComponentSpec::OmServer {
             host,
             dir,
             log_type,
         } => {
-            let (sub, include, exclude) = match log_type {
-                LogType::Application => {
-                    ("application", "mms[0-9]*.log*", Some("mms[0-9]*-access*"))
-                }
-                LogType::HttpAccess => ("http_access", "mms[0-9]*-access*.log*", None),
-                LogType::Migration => ("migration", "mms-migration*.log*", None),
-                _ => ("daemon", "daemon*.log*", None),
+            let sub = match log_type {
+                LogType::Application => "application",
+                LogType::HttpAccess => "http_access",
+                LogType::Migration => "migration",
+                _ => "daemon",
             };
-            let mut c = empty(
+            head(
                 host.hostname.clone(),
                 log_type,
                 format!("{}/{sub}", host.hostname),
                 dir,
-            );
+            )
+        }
+        ComponentSpec::Mongo { host, process } => head(
+            format!("{}:{}", host.hostname, process.port),
+            LogType::Mongodb,
+            format!("{}/{}", host.hostname, process.archive_dir()),
+            process.log_path.parent().unwrap_or(Path::new("/")),
+        ),
+        ComponentSpec::Ftdc { host, process } => head(
+            format!("{}:{}", host.hostname, process.port),
+            LogType::Ftdc,
+            format!(
+                "{}/{}/diagnostic.data",
+                host.hostname,
+                process.archive_dir()
+            ),
+            &process.ftdc_dir().unwrap_or_default(),
+        ),
+    }
+}
+
+/// Lists the component's files into `l`.
+fn plan_component(spec: &ComponentSpec<'_>, l: &mut Listing<'_>) -> io::Result<()> {
+    match *spec {
+        ComponentSpec::Agent { log_type, .. } => {
+            let prefix = match log_type {
+                LogType::AutomationAgent => "automation-agent",
+                LogType::MonitoringAgent => "monitoring-agent",
+                _ => "backup-agent",
+            };
+            let include = glob(&format!("{prefix}*.log*"));
+            list_flat(l, &|name| include.is_match(name))
+        }
+        ComponentSpec::OmServer { log_type, .. } => {
+            let (include, exclude) = match log_type {
+                LogType::Application => ("mms[0-9]*.log*", Some("mms[0-9]*-access*")),
+                LogType::HttpAccess => ("mms[0-9]*-access*.log*", None),
+                LogType::Migration => ("mms-migration*.log*", None),
+                _ => ("daemon*.log*", None),
+            };
             let include = glob(include);
             let exclude = exclude.map(glob);
-            list_flat(
-                &mut c,
-                &|name| {
-                    include.is_match(name) && !exclude.as_ref().is_some_and(|e| e.is_match(name))
-                },
-                None,
-            );
-            c
+            list_flat(l, &|name| {
+                include.is_match(name) && !exclude.as_ref().is_some_and(|e| e.is_match(name))
+            })
         }
-        ComponentSpec::Mongo { host, process } => {
-            let dir = process.log_path.parent().unwrap_or(Path::new("/"));
-            let live = archive_name(process.log_path.file_name().unwrap_or(OsStr::new("")));
-            let mut c = empty(
-                format!("{}:{}", host.hostname, process.port),
-                LogType::Mongodb,
-                format!("{}/{}", host.hostname, process.archive_dir()),
-                dir,
-            );
+        ComponentSpec::Mongo { process, .. } => {
+            let live = live_name(process);
             let sibling_prefix = format!("{live}.");
-            list_flat(
-                &mut c,
-                &|name| name == live || name.starts_with(&sibling_prefix),
-                Some(&live),
-            );
-            if c.error.is_none() && c.files.is_empty() {
-                let why = match c.skipped.iter().find(|s| s.name == live) {
-                    Some(s) => s.reason.clone(),
+            list_flat(l, &|name| name == live || name.starts_with(&sibling_prefix))?;
+            if l.head.error.is_none() && l.found == 0 {
+                let why = match &l.live_skipped {
+                    Some(reason) => reason.clone(),
                     None => match fs::symlink_metadata(&process.log_path) {
                         Err(e) => e.to_string(),
                         Ok(_) => "not selected".to_string(),
                     },
                 };
-                c.error = Some(format!(
+                l.head.error = Some(format!(
                     "{}: neither the live log nor a rotated sibling can be collected ({why})",
                     process.log_path.display()
                 ));
             }
-            c
+            Ok(())
         }
-        ComponentSpec::Ftdc { host, process } => {
-            let archive_dir = format!(
-                "{}/{}/diagnostic.data",
-                host.hostname,
-                process.archive_dir()
-            );
-            let host_name = format!("{}:{}", host.hostname, process.port);
-            match process.ftdc_dir() {
-                None => {
-                    let mut c = empty(host_name, LogType::Ftdc, archive_dir, Path::new(""));
-                    c.notes
-                        .push("no dbPath in the request, so FTDC cannot be located".into());
-                    c
-                }
-                Some(dir) => {
-                    let mut c = empty(host_name, LogType::Ftdc, archive_dir, &dir);
-                    plan_ftdc(&mut c, process);
-                    c
-                }
+        ComponentSpec::Ftdc { process, .. } => {
+            if process.ftdc_dir().is_none() {
+                l.head
+                    .notes
+                    .push("no dbPath in the request, so FTDC cannot be located".into());
+                return Ok(());
             }
+            plan_ftdc(l, process)
         }
-    }
-}
-
-fn empty(host_name: String, log_type: LogType, archive_dir: String, dir: &Path) -> ComponentPlan {
-    ComponentPlan {
-        host_name,
-        log_type,
-        archive_dir,
-        source_dir: dir.to_path_buf(),
-        files: Vec::new(),
-        skipped: Vec::new(),
-        error: None,
-        notes: Vec::new(),
     }
 }
 
@@ -399,47 +594,42 @@ fn classify(path: &Path, root: &Path) -> io::Result<Found> {
     Ok(Found::Skip(format!("not a regular file ({kind})")))
 }
 
-/// Lists one directory (not recursive) into `c`, keeping names that `wanted`
-/// accepts, and orders them rotated-oldest-first, live last. A failing
-/// directory makes the component fail.
-fn list_flat(c: &mut ComponentPlan, wanted: &dyn Fn(&str) -> bool, live: Option<&str>) {
-    let dir = c.source_dir.clone();
+/// Lists one directory (not recursive) into `l`, keeping names that
+/// `wanted` accepts. A failing directory makes the component fail.
+fn list_flat(l: &mut Listing<'_>, wanted: &dyn Fn(&str) -> bool) -> io::Result<()> {
+    let dir = l.head.source_dir.clone();
     let root = match fs::canonicalize(&dir) {
         Ok(r) => r,
         Err(e) => {
-            c.error = Some(path_error(&dir, &e));
-            return;
+            l.head.error = Some(path_error(&dir, &e));
+            return Ok(());
         }
     };
     let entries = match fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) => {
-            c.error = Some(path_error(&dir, &e));
-            return;
+            l.head.error = Some(path_error(&dir, &e));
+            return Ok(());
         }
     };
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                c.error = Some(path_error(&dir, &e));
-                return;
+                l.head.error = Some(path_error(&dir, &e));
+                return Ok(());
             }
         };
         let name = archive_name(&entry.file_name());
-        if !wanted(&name) {
-            continue;
+        if wanted(&name) {
+            add_found(l, &entry.path(), &root, name)?;
         }
-        add_found(c, &entry.path(), &root, name);
     }
-    sort_rotation_order(&mut c.files, live);
-    drop_name_collisions(c);
-    c.files.shrink_to_fit();
-    c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
-    if c.error.is_none() && c.files.is_empty() && live.is_none() {
-        c.notes
-            .push(format!("no {} files in {}", c.log_type, dir.display()));
+    if l.head.error.is_none() && l.found == 0 && l.live.is_none() {
+        let note = format!("no {} files in {}", l.head.log_type, dir.display());
+        l.head.notes.push(note);
     }
+    Ok(())
 }
 
 /// The archive name of a file name: itself when it is UTF-8, otherwise with
@@ -456,78 +646,64 @@ fn archive_name(name: &OsStr) -> String {
     out
 }
 
-/// Two source names can map to one archive name (an escaped byte against
-/// the same text spelt out): the later file is skipped, so that no archive
-/// path appears twice. Files are in rotation order, where equal names are
-/// next to each other.
-fn drop_name_collisions(c: &mut ComponentPlan) {
-    let skipped = &mut c.skipped;
-    c.files.dedup_by(|later, kept| {
-        let same = later.name == kept.name;
-        if same {
-            skipped.push(Skipped {
-                name: later.name.clone(),
-                reason: "its name, made valid UTF-8, is the same as another file's".into(),
-            });
-        }
-        same
-    });
-}
-
-fn add_found(c: &mut ComponentPlan, path: &Path, root: &Path, name: String) {
+fn add_found(l: &mut Listing<'_>, path: &Path, root: &Path, name: String) -> io::Result<()> {
     match classify(path, root) {
-        Ok(Found::File { source, meta }) => c.files.push(PlannedFile {
-            source: (source != c.source_dir.join(&name)).then_some(source),
-            name,
-            size: meta.len(),
-        }),
-        Ok(Found::Skip(reason)) => c.skipped.push(Skipped { name, reason }),
+        Ok(Found::File { source, meta }) => {
+            let source = (source != l.head.source_dir.join(&name)).then_some(source);
+            l.file(PlannedFile {
+                name,
+                source,
+                size: meta.len(),
+            })
+        }
+        Ok(Found::Skip(reason)) => l.skip(name, reason),
         // The entry vanished between listing and stat: nothing to collect.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => c.error = Some(path_error(path, &e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => {
+            l.head.error = Some(path_error(path, &e));
+            Ok(())
+        }
     }
 }
 
-fn plan_ftdc(c: &mut ComponentPlan, process: &Process) {
-    let dir = c.source_dir.clone();
+fn plan_ftdc(l: &mut Listing<'_>, process: &Process) -> io::Result<()> {
+    let dir = l.head.source_dir.clone();
     // The dbPath (or the mongos log directory) is named by the request: if it
     // is missing the component fails; a missing diagnostic.data only means
     // FTDC is disabled.
     if let Some(parent) = dir.parent() {
         if let Err(e) = fs::metadata(parent) {
-            c.error = Some(path_error(parent, &e));
-            return;
+            l.head.error = Some(path_error(parent, &e));
+            return Ok(());
         }
     }
     let root = match fs::canonicalize(&dir) {
         Ok(r) => r,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            c.notes.push(format!(
+            l.head.notes.push(format!(
                 "{} does not exist: FTDC is off for port {}",
                 dir.display(),
                 process.port
             ));
-            return;
+            return Ok(());
         }
         Err(e) => {
-            c.error = Some(path_error(&dir, &e));
-            return;
+            l.head.error = Some(path_error(&dir, &e));
+            return Ok(());
         }
     };
-    let walker = walkdir::WalkDir::new(&dir)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name();
+    // Unsorted: the listing is sorted afterwards, within bounded memory.
+    let walker = walkdir::WalkDir::new(&dir).min_depth(1).follow_links(false);
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(&dir).to_path_buf();
-                c.error = Some(match e.io_error() {
+                l.head.error = Some(match e.io_error() {
                     Some(io) => path_error(&path, io),
                     None => format!("{}: {e}", path.display()),
                 });
-                return;
+                return Ok(());
             }
         };
         if entry.file_type().is_dir() {
@@ -540,12 +716,9 @@ fn plan_ftdc(c: &mut ComponentPlan, process: &Process) {
                 .unwrap_or(entry.path())
                 .as_os_str(),
         );
-        add_found(c, entry.path(), &root, name);
+        add_found(l, entry.path(), &root, name)?;
     }
-    sort_rotation_order(&mut c.files, None);
-    drop_name_collisions(c);
-    c.files.shrink_to_fit();
-    c.skipped.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
 }
 
 /// How a file name places it in its rotation sequence.
@@ -586,36 +759,84 @@ fn rotation_key(name: &str) -> (String, Rotation) {
     (family, rotation)
 }
 
-/// Orders files: by family, then rotated oldest first, live last. When a
-/// family's live name is known it comes after every other family's files.
-/// Ties are broken by name, so the order never depends on the directory's.
-fn sort_rotation_order(files: &mut [PlannedFile], live: Option<&str>) {
-    // Name order first: the stable keyed sort then keeps it among equal keys,
-    // so its cached keys need no copy of every name.
-    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    files.sort_by_cached_key(|f| {
-        let (family, rotation) = rotation_key(&f.name);
-        let is_live = live == Some(f.name.as_str());
-        let rotation = if is_live { Rotation::Live } else { rotation };
-        (is_live, family, rotation)
-    });
+/// The archive order of files: by family, then rotated oldest first, live
+/// last. When a family's live name is known it comes after every other
+/// family's files. Ties are broken by name, so the order never depends on
+/// the directory's.
+fn file_key(name: &str, live: Option<&str>) -> FileKey {
+    let (family, rotation) = rotation_key(name);
+    let is_live = live == Some(name);
+    let rotation = if is_live { Rotation::Live } else { rotation };
+    (is_live, family, rotation, name.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ordered(names: &[&str], live: Option<&str>) -> Vec<String> {
-        let mut files: Vec<PlannedFile> = names
-            .iter()
-            .map(|n| PlannedFile {
-                name: n.to_string(),
+    const NO_GLOBS: Selection = Selection {
+        include: None,
+        exclude: None,
+    };
+
+    fn test_head() -> Head {
+        Head {
+            host_name: "h".into(),
+            log_type: LogType::Mongodb,
+            archive_dir: "h".into(),
+            source_dir: "/logs".into(),
+            error: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Lists `names` as files and stores them; returns the files and the
+    /// skipped entries in stored order.
+    fn store(
+        names: &[String],
+        live: Option<&str>,
+        sort_memory: usize,
+    ) -> (Vec<PlannedFile>, Vec<Skipped>) {
+        let mut l = Listing::new(
+            test_head(),
+            live.map(str::to_string),
+            &NO_GLOBS,
+            sort_memory,
+        );
+        for (i, name) in names.iter().enumerate() {
+            l.file(PlannedFile {
+                name: name.clone(),
                 source: None,
-                size: 0,
+                size: i as u64,
             })
-            .collect();
-        sort_rotation_order(&mut files, live);
-        files.into_iter().map(|f| f.name).collect()
+            .unwrap();
+        }
+        let store = PlanStore {
+            files: Mutex::new(Spill::new("tests")),
+            skipped: Mutex::new(Spill::new("tests")),
+        };
+        let listed = l.store(&store, None).unwrap();
+        let files = store.files.into_inner().unwrap().finish().unwrap();
+        let skipped = store.skipped.into_inner().unwrap().finish().unwrap();
+        let (range, len) = listed.files;
+        let files: Vec<PlannedFile> = Spilled::new(files, range, len).load().unwrap();
+        assert_eq!(listed.bytes, files.iter().map(|f| f.size).sum::<u64>());
+        let (range, len) = listed.skipped;
+        (files, Spilled::new(skipped, range, len).load().unwrap())
+    }
+
+    /// The archive order of `names`, sorted in memory and, one file per
+    /// sorted run, through the disk: both must agree.
+    fn ordered(names: &[&str], live: Option<&str>) -> Vec<String> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let in_memory = store(&names, live, SORT_MEMORY).0;
+        let in_runs = store(&names, live, 1).0;
+        let order = |files: Vec<PlannedFile>| -> Vec<String> {
+            files.into_iter().map(|f| f.name).collect()
+        };
+        let in_memory = order(in_memory);
+        assert_eq!(in_memory, order(in_runs));
+        in_memory
     }
 
     #[test]
@@ -705,17 +926,46 @@ mod tests {
             (a.as_str(), b.as_str()),
             ("mongod.log.\\xc3", "mongod.log.\\xff")
         );
-        let mut c = empty("h".into(), LogType::Mongodb, "h".into(), Path::new("/"));
-        for name in [a.clone(), a, b] {
-            c.files.push(PlannedFile {
-                name,
-                source: None,
-                size: 0,
-            });
+        for sort_memory in [SORT_MEMORY, 1] {
+            let (files, skipped) = store(&[a.clone(), b.clone(), a.clone()], None, sort_memory);
+            let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, [a.as_str(), b.as_str()]);
+            assert_eq!(files[0].size, 0, "the first of the two is kept");
+            assert_eq!(skipped.len(), 1);
+            assert_eq!(skipped[0].name, a);
         }
-        drop_name_collisions(&mut c);
-        assert_eq!(c.files.len(), 2);
-        assert_eq!(c.skipped.len(), 1);
+    }
+
+    #[test]
+    fn many_files_sorted_through_the_disk_keep_the_archive_order() {
+        // 5,000 names with a budget of about 30 files: 170 runs, merged twice.
+        let names: Vec<String> = (0..5000)
+            .map(|i| match i % 4 {
+                0 => format!("mongod.log.{}", (i * 7919) % 900 + 1),
+                1 => format!(
+                    "mongod.log.2026-{:02}-{:02}T10-00-00.gz",
+                    i % 12 + 1,
+                    i % 28 + 1
+                ),
+                2 => format!("mongod.log.old{i}"),
+                _ => format!("mongod.log.{i:05}"),
+            })
+            .collect();
+        let budget = 30 * (std::mem::size_of::<PlannedFile>() + 30);
+        let (in_runs, skipped_in_runs) = store(&names, Some("mongod.log"), budget);
+        let (in_memory, skipped) = store(&names, Some("mongod.log"), SORT_MEMORY);
+        let order = |files: &[PlannedFile]| -> Vec<(String, u64)> {
+            files.iter().map(|f| (f.name.clone(), f.size)).collect()
+        };
+        assert_eq!(order(&in_runs), order(&in_memory));
+        assert_eq!(skipped_in_runs, skipped);
+        // Repeated names were skipped, each kept once, in rotation order.
+        let mut want: Vec<String> = names.clone();
+        want.sort_by_cached_key(|n| file_key(n, Some("mongod.log")));
+        want.dedup();
+        let got: Vec<String> = in_runs.into_iter().map(|f| f.name).collect();
+        assert_eq!(got, want);
+        assert_eq!(skipped.len(), names.len() - want.len());
     }
 
     #[test]

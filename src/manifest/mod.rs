@@ -7,10 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::walk::Skipped;
 
-mod spill;
-
-pub use spill::Spilled;
-pub(crate) use spill::{Spill, MEMORY_LIMIT as SPILL_MEMORY};
+pub use crate::spill::Spilled;
 
 /// The status of a job or of one child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,21 +25,36 @@ pub fn start_from_name(name: &str) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
-/// The time span of each file of one `diagnostic.data` directory, in the
-/// given (archive) order: a dated file runs until the next dated file
-/// starts; the last one, and `metrics.interim`, run until now.
-pub fn spans(names: &[&str]) -> Vec<(Option<i64>, Option<i64>)> {
-    let starts: Vec<Option<i64>> = names.iter().map(|n| start_from_name(n)).collect();
-    let mut dated: Vec<i64> = starts.iter().flatten().copied().collect();
-    dated.sort_unstable();
-    starts
-        .iter()
-        .map(|start| match start {
-            Some(s) => (Some(*s), dated.iter().find(|&&d| d > *s).copied()),
-            // interim and unknown names: from the newest dated start, open-ended.
-            None => (dated.last().copied(), None),
-        })
-        .collect()
+/// The time spans of the files of one `diagnostic.data` directory, asked
+/// for in archive order. A dated file runs until the next dated file in
+/// that order starts, or on without end when there is none or it does not
+/// start later; `metrics.interim` and other undated names run from the
+/// newest dated start on. Open ends only ever keep more.
+pub struct Spans<I: Iterator<Item = (usize, i64)>> {
+    /// The dated files' indexes and starts, read ahead of the asking.
+    ahead: std::iter::Peekable<I>,
+    newest: Option<i64>,
+}
+
+impl<I: Iterator<Item = (usize, i64)>> Spans<I> {
+    /// `dated` lists each dated file's index and start in archive order;
+    /// `newest` is the latest of those starts.
+    pub fn new(dated: I, newest: Option<i64>) -> Self {
+        Spans {
+            ahead: dated.peekable(),
+            newest,
+        }
+    }
+
+    /// The span of file `index`, named `name`; indexes must grow.
+    pub fn span(&mut self, index: usize, name: &str) -> (Option<i64>, Option<i64>) {
+        let Some(start) = start_from_name(name) else {
+            return (self.newest, None);
+        };
+        while self.ahead.next_if(|(i, _)| *i <= index).is_some() {}
+        let end = self.ahead.peek().map(|(_, next)| *next);
+        (Some(start), end.filter(|next| *next > start))
+    }
 }
 
 /// Where to start so that at most `cap` bytes of whole documents remain:
@@ -87,7 +102,18 @@ mod tests {
             "metrics.2026-11-20T10-00-00Z-00000",
             "metrics.interim",
         ];
-        let s = spans(&names);
+        let dated: Vec<(usize, i64)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((i, start_from_name(n)?)))
+            .collect();
+        let newest = dated.iter().map(|d| d.1).max();
+        let mut spans = Spans::new(dated.into_iter(), newest);
+        let s: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| spans.span(i, n))
+            .collect();
         let t = |x: &str| x.parse::<jiff::Timestamp>().unwrap().as_millisecond();
         assert_eq!(
             s[0],

@@ -1,7 +1,7 @@
-//! Manifest records kept out of memory: a run appends each file's record
-//! (and each skipped entry) as it is written, and `manifest.json` is
-//! streamed back from here, so that memory does not grow with the number
-//! of files (PRODUCT.md §7).
+//! Records kept out of memory, so that memory does not grow with the
+//! number of files: the plan's file lists (sorted through [`sort`]) and
+//! the manifest's per-file records, which a run appends as it writes them
+//! and streams back into `manifest.json`.
 
 use std::fmt;
 use std::fs::File;
@@ -10,6 +10,8 @@ use std::marker::PhantomData;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+
+pub(crate) mod sort;
 
 use serde::de::DeserializeOwned;
 use serde::ser::{Error as _, SerializeSeq};
@@ -20,8 +22,9 @@ use serde::{Serialize, Serializer};
 pub(crate) const MEMORY_LIMIT: usize = 1 << 20;
 
 /// An append-only sequence of JSON values, in memory or in a temporary file.
-#[derive(Default)]
 pub(crate) struct Spill {
+    /// What the records are, for the error when no temporary file can be made.
+    purpose: &'static str,
     /// Bytes not yet in `file` (all of them while there is no file).
     pending: Vec<u8>,
     file: Option<File>,
@@ -30,6 +33,16 @@ pub(crate) struct Spill {
 }
 
 impl Spill {
+    /// An empty spill; `purpose` completes "a temporary file for …".
+    pub fn new(purpose: &'static str) -> Spill {
+        Spill {
+            purpose,
+            pending: Vec::new(),
+            file: None,
+            flushed: 0,
+        }
+    }
+
     /// Where the next record will start.
     pub fn position(&self) -> u64 {
         self.flushed + self.pending.len() as u64
@@ -38,6 +51,8 @@ impl Spill {
     /// Appends one record.
     pub fn append<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
         serde_json::to_writer(&mut self.pending, record)?;
+        // A separator: numbers written back to back would read as one.
+        self.pending.push(b'\n');
         if self.pending.len() >= MEMORY_LIMIT {
             self.flush()?;
         }
@@ -46,13 +61,14 @@ impl Spill {
 
     /// Moves the pending bytes to the file, creating it the first time.
     fn flush(&mut self) -> io::Result<()> {
+        let purpose = self.purpose;
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(tempfile::tempfile().map_err(|e| {
                 io::Error::new(
                     e.kind(),
                     format!(
-                        "cannot create a temporary file for the manifest's records in {}: {e}",
+                        "cannot create a temporary file for {purpose} in {}: {e}",
                         std::env::temp_dir().display()
                     ),
                 )
@@ -72,37 +88,30 @@ impl Spill {
         self.pending.shrink_to_fit();
         Ok(Arc::new(self))
     }
-
-    /// The raw bytes of `range`, which `append` wrote.
-    fn bytes(&self, range: Range<u64>) -> Box<dyn Read + '_> {
-        match &self.file {
-            None => Box::new(&self.pending[range.start as usize..range.end as usize]),
-            Some(file) => Box::new(BufReader::with_capacity(
-                64 << 10,
-                FileRange {
-                    file,
-                    at: range.start,
-                    end: range.end,
-                },
-            )),
-        }
-    }
 }
 
-/// Reads `at..end` of a file with positioned reads (the file is shared).
-struct FileRange<'f> {
-    file: &'f File,
+/// Reads back `at..end` of a finished spill; it holds the spill, so
+/// readers of several runs can be open at once.
+struct SpillReader {
+    spill: Arc<Spill>,
     at: u64,
     end: u64,
 }
 
-impl Read for FileRange<'_> {
+impl Read for SpillReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let want = buf.len().min((self.end - self.at) as usize);
         if want == 0 {
             return Ok(0);
         }
-        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        let n = match &self.spill.file {
+            None => {
+                let at = self.at as usize;
+                buf[..want].copy_from_slice(&self.spill.pending[at..at + want]);
+                want
+            }
+            Some(file) => file.read_at(&mut buf[..want], self.at)?,
+        };
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -138,7 +147,7 @@ impl<T> fmt::Debug for Spilled<T> {
     }
 }
 
-impl<T: DeserializeOwned> Spilled<T> {
+impl<T: DeserializeOwned + Send + 'static> Spilled<T> {
     pub(crate) fn new(spill: Arc<Spill>, range: Range<u64>, len: usize) -> Self {
         Spilled {
             spill,
@@ -159,8 +168,19 @@ impl<T: DeserializeOwned> Spilled<T> {
     }
 
     /// The records in order, read back one at a time.
-    pub fn iter(&self) -> impl Iterator<Item = io::Result<T>> + '_ {
-        serde_json::Deserializer::from_reader(self.spill.bytes(self.range.clone()))
+    pub fn iter(&self) -> impl Iterator<Item = io::Result<T>> + Send + 'static {
+        let reader = SpillReader {
+            spill: self.spill.clone(),
+            at: self.range.start,
+            end: self.range.end,
+        };
+        // A file is read in blocks; memory is read directly.
+        let capacity = if self.spill.file.is_some() {
+            64 << 10
+        } else {
+            0
+        };
+        serde_json::Deserializer::from_reader(BufReader::with_capacity(capacity, reader))
             .into_iter::<T>()
             .map(|r| r.map_err(io::Error::from))
     }
@@ -171,7 +191,7 @@ impl<T: DeserializeOwned> Spilled<T> {
     }
 }
 
-impl<T: DeserializeOwned + Serialize> Serialize for Spilled<T> {
+impl<T: DeserializeOwned + Serialize + Send + 'static> Serialize for Spilled<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.len))?;
         let mut count = 0;
@@ -194,7 +214,7 @@ mod tests {
     use super::*;
 
     fn roundtrip(records: usize) {
-        let mut spill = Spill::default();
+        let mut spill = Spill::new("tests");
         let mut ranges = Vec::new();
         for chunk in (0..records).collect::<Vec<_>>().chunks(1000) {
             let start = spill.position();
@@ -235,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_short_run_is_an_error_not_a_short_array() {
-        let mut spill = Spill::default();
+        let mut spill = Spill::new("tests");
         spill.append(&1u32).unwrap();
         let end = spill.position();
         let run = Spilled::<u32>::new(spill.finish().unwrap(), 0..end, 2);
@@ -244,7 +264,7 @@ mod tests {
 
     #[test]
     fn empty_runs_serialize_as_empty_arrays() {
-        let run = Spilled::<u32>::new(Spill::default().finish().unwrap(), 0..0, 0);
+        let run = Spilled::<u32>::new(Spill::new("tests").finish().unwrap(), 0..0, 0);
         assert_eq!(serde_json::to_string_pretty(&run).unwrap(), "[]");
     }
 }
