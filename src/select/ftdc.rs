@@ -127,6 +127,24 @@ mod tests {
     }
 
     #[test]
+    fn a_later_file_that_starts_earlier_leaves_the_span_open() {
+        // Out of order (two directories): the first span cannot end at a
+        // start before its own, so it stays open and keeps more, not less.
+        let t = |x: &str| x.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let (a, b) = (t("2026-11-20T10:00:00Z"), t("2026-11-19T10:00:00Z"));
+        let mut spans = Spans::new([(0, a), (1, b)].into_iter(), Some(a));
+        assert_eq!(
+            spans.span(0, "x/metrics.2026-11-20T10-00-00Z-00000"),
+            (Some(a), None)
+        );
+        assert_eq!(
+            spans.span(1, "y/metrics.2026-11-19T10-00-00Z-00000"),
+            (Some(b), None)
+        );
+        assert_eq!(spans.span(2, "metrics.interim"), (Some(a), None));
+    }
+
+    #[test]
     fn cap_cuts_between_documents() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         let docs = [doc(10), doc(20), doc(30)];
