@@ -173,10 +173,10 @@ enum ComponentSpec<'a> {
 /// and skip reasons are replaced by their tokens. Fails only when the
 /// lists cannot be kept (no usable temporary directory).
 pub(crate) fn plan(request: &Request, redactor: Option<&Redactor>) -> io::Result<Plan> {
-    plan_sorting_in(request, redactor, SORT_MEMORY)
+    plan_with_sort_memory(request, redactor, SORT_MEMORY)
 }
 
-fn plan_sorting_in(
+fn plan_with_sort_memory(
     request: &Request,
     redactor: Option<&Redactor>,
     sort_memory: usize,
@@ -245,7 +245,7 @@ struct Listed {
     skipped: (std::ops::Range<u64>, usize),
 }
 
-/// Sort key of a planned file: see [`rotation_key`].
+/// Sort key of a planned file: see [`file_key`].
 type FileKey = (bool, String, Rotation, String);
 
 /// A component while its directory is listed.
