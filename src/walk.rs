@@ -82,10 +82,44 @@ pub struct PlannedFile {
     /// The path to open when it is not `source_dir/name`: a symlink's
     /// target inside the component, or a name that is not UTF-8. Kept only
     /// then, because a plan holds one of these per file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "path_json")]
     pub source: Option<PathBuf>,
     /// Size at planning time; the reader re-stats before reading.
     pub size: u64,
+}
+
+/// A path in JSON: a string when it is UTF-8, otherwise its bytes (a Unix
+/// path is bytes, and a name that is not UTF-8 is exactly when a planned
+/// file keeps its source path).
+mod path_json {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum PathJson {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        path.as_ref()
+            .map(|p| match p.to_str() {
+                Some(text) => PathJson::Text(text.to_string()),
+                None => PathJson::Bytes(p.as_os_str().as_bytes().to_vec()),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Ok(Option::<PathJson>::deserialize(d)?.map(|p| match p {
+            PathJson::Text(text) => PathBuf::from(text),
+            PathJson::Bytes(bytes) => PathBuf::from(OsString::from_vec(bytes)),
+        }))
+    }
 }
 
 impl ComponentPlan {
@@ -934,6 +968,28 @@ mod tests {
             assert_eq!(skipped.len(), 1);
             assert_eq!(skipped[0].name, a);
         }
+    }
+
+    #[test]
+    fn source_paths_that_are_not_utf8_survive_the_spill() {
+        use std::os::unix::ffi::OsStrExt;
+        let source = PathBuf::from(OsStr::from_bytes(b"/logs/mongod.log.\xff"));
+        let mut spill = Spill::new("tests");
+        for source in [Some(source.clone()), Some("/logs/x".into()), None] {
+            spill
+                .append(&PlannedFile {
+                    name: "mongod.log.\\xff".into(),
+                    source,
+                    size: 3,
+                })
+                .unwrap();
+        }
+        let end = spill.position();
+        let files: Vec<PlannedFile> = Spilled::new(spill.finish().unwrap(), 0..end, 3)
+            .load()
+            .unwrap();
+        let sources: Vec<Option<PathBuf>> = files.into_iter().map(|f| f.source).collect();
+        assert_eq!(sources, [Some(source), Some("/logs/x".into()), None]);
     }
 
     #[test]

@@ -280,6 +280,59 @@ fn fifo_beside_the_live_log_is_skipped() {
 }
 
 #[test]
+fn names_that_are_not_utf8_are_escaped_and_never_collide() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Tree::new();
+    let live = t.file("logs/mongod.log", log_text(2_000, 1));
+    // A rotated log whose name is not UTF-8, and one whose name is that
+    // escape spelt out: both map to `mongod.log.\xff` in the archive.
+    let raw = t
+        .path("logs")
+        .join(std::ffi::OsStr::from_bytes(b"mongod.log.\xff"));
+    fs::write(&raw, log_text(3_000, 2)).unwrap();
+    t.file("logs/mongod.log.\\xff", log_text(4_000, 3));
+    let escaped = "h1/rs0/27017/mongod.log.\\xff";
+    let req = one_process(&t, &live);
+
+    // The plan keeps the raw path to open and can print itself.
+    let plan = engine(Format::TarGz, None).plan(&req).expect("plan");
+    let files: Vec<_> = plan.components[0]
+        .files
+        .iter()
+        .map(|f| f.expect("plan read back"))
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0].source.as_deref(), Some(raw.as_path()));
+    serde_json::to_vec(&plan).expect("the plan serializes");
+
+    for threads in [1, 2] {
+        let out = t.path(&format!("out{threads}.tar.gz"));
+        let report = engine_with(threads, Format::TarGz, None)
+            .collect(&req, Output::Path(out.clone()), None)
+            .expect("collect");
+        assert!(report.is_complete());
+        let entries = read_entries(&out);
+        let manifest = manifest_of(&entries);
+        check_manifest_matches(&entries, &manifest);
+        // Extracted and read by outside readers (their listings quote `\`).
+        gnu_tar_extract_matches(&out, Fmt::Gz, &t.path(&format!("x{threads}")), &entries);
+        python_matches(&out, Fmt::Gz, &entries);
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, [escaped, "h1/rs0/27017/mongod.log", "manifest.json"]);
+        // The file kept is the one that sorts first: the raw name's bytes.
+        assert!(entries[0].data == fs::read(&raw).unwrap());
+        let c = child(&manifest, "h1/rs0/27017", "MONGODB");
+        let skipped = c["skipped"].as_array().unwrap();
+        assert_eq!(skipped.len(), 1, "{c:#}");
+        assert_eq!(skipped[0]["name"], "mongod.log.\\xff");
+        assert!(skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("same as another file's"));
+    }
+}
+
+#[test]
 fn symlinks_are_followed_only_inside_the_component_directory() {
     let t = Tree::new();
     let outside = Tree::new();
