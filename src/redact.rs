@@ -1567,10 +1567,20 @@ impl Redactor {
                 Some(ve)
             }
             b"principal" if next == b' ' => {
+                // The name runs to a space or a quote. Inside a JSON string an
+                // escape pair is taken whole, and an escaped quote ends it,
+                // so the token never splits an escape.
                 let vs = skip_spaces(e);
                 let mut ve = vs;
-                while ve < to && !is(t[ve], SPACE) {
-                    ve += 1;
+                while ve < to && !is(t[ve], SPACE) && t[ve] != b'"' {
+                    if t[ve] == b'\\' {
+                        if t.get(ve + 1) == Some(&b'"') {
+                            break;
+                        }
+                        ve = (ve + 2).min(to);
+                    } else {
+                        ve += 1;
+                    }
                 }
                 self.user_value(seg, vs, ve, out);
                 Some(ve)
@@ -2383,6 +2393,19 @@ mod tests {
             )
             .replace("127.0.0.1", &tok(Kind::Ip, "127.0.0.1"))
         );
+        // A principal inside a JSON string (found by the fragments property
+        // test): the name stops at the closing quote and never splits an escape.
+        for (line, name) in [
+            (r#""é{principal ""#, None),
+            (r#""principal ab\\cd""#, Some(r"ab\\cd")),
+            (r#""principal ab\"cd""#, Some("ab")),
+        ] {
+            let out = red(&r, line).0;
+            assert!(is_json(&out), "{line} -> {out}");
+            if let Some(name) = name {
+                assert!(out.contains(&user(name)), "{line} -> {out}");
+            }
+        }
         // 2.6 text: user@db; saslSupportedMechs "db.user"; __system stays.
         let (out, _) = red(&r, "2014-04-09T23:24:03.502-0400 [conn68] Failed to authenticate mongolab_sysu@admin with mechanism MONGODB-CR");
         assert!(out.contains(&format!(
