@@ -68,7 +68,9 @@ typedef enum logpack_result {
    */
   LOGPACK_RESULT_INVALID_STATE = 103,
   /**
-   * An input could not be read (e.g. the base directory).
+   * An input could not be read (e.g. the base directory), or the engine's
+   * temporary file could not be made (no usable `$TMPDIR`); nothing is
+   * left at the output path.
    */
   LOGPACK_RESULT_IO = 200,
   /**

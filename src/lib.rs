@@ -255,8 +255,16 @@ impl Engine {
     /// Lists what a collection would archive, without opening any log.
     /// Fails only when a large listing finds no usable temporary directory.
     pub fn plan(&self, request: &Request) -> Result<Plan> {
+        self.plan_redacting(request, None)
+    }
+
+    fn plan_redacting(
+        &self,
+        request: &Request,
+        redactor: Option<&redact::Redactor>,
+    ) -> Result<Plan> {
         self.pool
-            .install(|| walk::plan(request, None))
+            .install(|| walk::plan(request, redactor))
             .map_err(Error::Scratch)
     }
 
@@ -280,10 +288,7 @@ impl Engine {
             let hosts: Vec<String> = request.hosts.iter().map(|h| h.hostname.clone()).collect();
             redact::Redactor::with_random_key(&hosts)
         });
-        let mut plan = self
-            .pool
-            .install(|| walk::plan(request, redactor.as_ref()))
-            .map_err(Error::Scratch)?;
+        let mut plan = self.plan_redacting(request, redactor.as_ref())?;
         if let Some(r) = &redactor {
             redact_host_names(&mut plan, request, r);
         }

@@ -161,15 +161,13 @@ fn collect(args: CollectArgs) -> u8 {
             Ok(p) => p,
             Err(e) => return fail(&e),
         };
-        let mut out = std::io::stdout().lock();
         let printed = if args.json {
-            serde_json::to_writer_pretty(&mut out, &plan)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
+            print_json(&plan)
         } else {
-            print_plan(&mut out, &plan)
+            let mut out = std::io::stdout().lock();
+            print_plan(&mut out, &plan).and_then(|()| out.flush())
         };
-        return match printed.and_then(|()| out.flush()) {
+        return match printed {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("logpack: error: cannot print the plan: {e}");
@@ -235,17 +233,13 @@ fn collect(args: CollectArgs) -> u8 {
         }
     }
     if args.json {
-        let mut out = std::io::stdout().lock();
-        let printed = serde_json::to_writer_pretty(&mut out, m)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out));
-        if let Err(e) = printed {
+        if let Err(e) = print_json(m) {
             eprintln!("logpack: error: cannot print the manifest: {e}");
             return EXIT_FATAL;
         }
     }
     if !args.quiet {
-        let files: usize = m.child_jobs.iter().map(|c| c.files.len()).sum();
+        let files = m.file_count();
         let place = report
             .path
             .as_ref()
@@ -288,6 +282,15 @@ fn write_private(
     let json = serde_json::to_vec_pretty(map).expect("maps serialize");
     f.write_all(&json)?;
     f.sync_all()
+}
+
+/// Streams `value` as pretty JSON to stdout: the plan and the manifest are
+/// read back from their spills as they are written, never held whole.
+fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 fn print_plan(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {

@@ -233,7 +233,7 @@ fn write_inline<W: Write>(
 
 /// The plan's lists could not be read back from their temporary file.
 fn plan_error(e: io::Error) -> Error {
-    output_error(io::Error::new(
+    Error::Scratch(io::Error::new(
         e.kind(),
         format!("cannot read the plan back: {e}"),
     ))
@@ -463,7 +463,7 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
     fn begin_batch(&mut self, component: usize, files: VecDeque<BatchFile>) -> Result<()> {
         self.records
             .open(component, self.plan, &mut self.states)
-            .map_err(output_error)?;
+            .map_err(Error::Scratch)?;
         self.states[component]
             .start
             .get_or_insert_with(Timestamp::now);
@@ -511,14 +511,14 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
                 let state = &mut self.states[self.component];
                 self.records
                     .file(state, name, size, outcome, &mut self.tokens)
-                    .map_err(output_error)?;
+                    .map_err(Error::Scratch)?;
                 self.next_file();
             }
             (Message::Unavailable(why), None) => {
                 let state = &mut self.states[self.component];
                 self.records
                     .unavailable(state, &file.name, why)
-                    .map_err(output_error)?;
+                    .map_err(Error::Scratch)?;
                 self.next_file();
             }
             _ => return Err(out_of_order("a message out of order")),
@@ -645,7 +645,7 @@ pub(crate) fn run<W: Write>(
         Ok(m) => m,
         Err(e) => {
             archive.abandon();
-            return Err(output_error(e));
+            return Err(Error::Scratch(e));
         }
     };
     let finished = Timestamp::now().as_second().max(0) as u64;

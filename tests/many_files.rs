@@ -203,6 +203,10 @@ fn an_unusable_temporary_directory_is_a_clear_error_and_leaves_nothing() {
             stderr.contains(what) && stderr.contains(&*missing.to_string_lossy()),
             "{files} files: the error names the temporary directory: {stderr}"
         );
+        assert!(
+            !stderr.contains("cannot write the archive"),
+            "{files} files: a temporary file is not the archive: {stderr}"
+        );
         assert_eq!(
             names_in(&out_dir),
             Vec::<String>::new(),

@@ -22,7 +22,9 @@ pub enum logpack_result {
     LOGPACK_RESULT_INVALID_OPTION = 102,
     /// The call does not fit the job's state (no request, a second run, a poisoned job).
     LOGPACK_RESULT_INVALID_STATE = 103,
-    /// An input could not be read (e.g. the base directory).
+    /// An input could not be read (e.g. the base directory), or the engine's
+    /// temporary file could not be made (no usable `$TMPDIR`); nothing is
+    /// left at the output path.
     LOGPACK_RESULT_IO = 200,
     /// The output could not be written; nothing is left at the output path.
     LOGPACK_RESULT_OUTPUT = 201,
