@@ -29,21 +29,20 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver};
 use jiff::Timestamp;
 
-use crate::archive::ArchiveWriter;
+use crate::archive::index::Index;
+use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::error::{Error, Result};
 use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spilled, Status};
 use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
 use crate::request::{LogType, Request};
+use crate::run::{CancelToken, ProgressFn};
 use crate::select::{self, Selection};
 use crate::spill::Spill;
 use crate::walk::{Plan, Skipped};
-use crate::{CancelToken, Engine};
+use crate::Engine;
 
 /// Batches whose readers may run ahead of the writer, per pool thread.
 const WINDOW_PER_THREAD: usize = 2;
-
-/// Progress callback: `(done_bytes, total_bytes)`; return `false` to cancel.
-pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
 
 /// Files below this size are read in batches: one reader job and one
 /// channel for many of them, instead of one each.
@@ -149,9 +148,10 @@ fn write_threaded<W: Write>(
     engine: &Engine,
     plan: &Plan,
     selection: &Arc<Selection>,
+    cancel: &CancelToken,
     assembler: &mut Assembler<'_, '_, '_, W>,
 ) -> Result<()> {
-    let cancel = engine.cancel_token();
+    let cancel = cancel.clone();
     let window = WINDOW_PER_THREAD * engine.options().threads.max(1);
     std::thread::scope(|scope| {
         let (order_tx, order_rx) =
@@ -180,7 +180,9 @@ fn write_threaded<W: Write>(
         }
         match dispatcher.join() {
             Ok(listed) => listed.map_err(plan_error),
-            Err(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(Error::Scratch(io::Error::other(
+                "internal error: the plan's dispatcher panicked",
+            ))),
         }
     })
 }
@@ -251,6 +253,18 @@ pub(crate) struct Collected {
     pub manifest: RunManifest,
     /// Redaction tokens and the values they replace.
     pub tokens: BTreeMap<String, String>,
+    /// Where each child's fragment lies in the output.
+    pub index: Option<Index>,
+}
+
+/// What a run takes from its spec and the engine.
+pub(crate) struct Settings<'s> {
+    pub format: Format,
+    pub level: i32,
+    pub id: &'s str,
+    pub created: Timestamp,
+    pub cancel: &'s CancelToken,
+    pub finish: Finish,
 }
 
 /// A child's error messages past this many are counted, not kept.
@@ -457,10 +471,24 @@ struct Assembler<'e, 'p, 'a, W: Write> {
     files: VecDeque<BatchFile>,
     /// The entry being written: its archive name and size.
     entry: Option<(String, u64)>,
+    /// Components whose fragment is complete: every component gets one, in
+    /// plan order, empty when nothing of it was archived.
+    fragments_done: usize,
 }
 
 impl<W: Write> Assembler<'_, '_, '_, W> {
+    /// Ends the fragments of every component before `component`.
+    fn cut_before(&mut self, component: usize) -> Result<()> {
+        while self.fragments_done < component {
+            let path = &self.plan.components[self.fragments_done].archive_dir;
+            self.archive.cut(path).map_err(output_error)?;
+            self.fragments_done += 1;
+        }
+        Ok(())
+    }
+
     fn begin_batch(&mut self, component: usize, files: VecDeque<BatchFile>) -> Result<()> {
+        self.cut_before(component)?;
         self.records
             .open(component, self.plan, &mut self.states)
             .map_err(Error::Scratch)?;
@@ -572,29 +600,25 @@ pub(crate) fn timestamp_string(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn new_job_id() -> String {
-    let bytes: [u8; 12] = rand::random();
-    hex::encode(bytes)
-}
-
 /// Runs the whole collection into `out` and returns the manifest and the output.
 pub(crate) fn run<W: Write>(
     engine: &Engine,
     request: &Request,
     plan: &Plan,
-    created: Timestamp,
+    settings: &Settings<'_>,
     out: W,
     selection: &Arc<Selection>,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<(Collected, W)> {
-    let options = engine.options();
-    let cancel = engine.cancel_token();
+    let threads = engine.options().threads;
+    let cancel = settings.cancel;
     let archive = ArchiveWriter::new(
         out,
-        options.format,
-        options.level(),
-        options.threads,
+        settings.format,
+        settings.level,
+        threads,
         engine.compress_pool(),
+        settings.finish,
     )
     .map_err(output_error)?;
     let mut assembler = Assembler {
@@ -617,13 +641,19 @@ pub(crate) fn run<W: Write>(
         component: 0,
         files: VecDeque::new(),
         entry: None,
+        fragments_done: 0,
     };
 
-    let written = if options.threads > 1 {
-        write_threaded(engine, plan, selection, &mut assembler)
+    // Any early return drops the archive writer, which cuts the output off.
+    if threads > 1 {
+        write_threaded(engine, plan, selection, cancel, &mut assembler)?;
     } else {
-        write_inline(plan, selection, &cancel, &mut assembler)
-    };
+        write_inline(plan, selection, cancel, &mut assembler)?;
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    assembler.cut_before(plan.components.len())?;
     let Assembler {
         mut archive,
         mut progress,
@@ -632,39 +662,35 @@ pub(crate) fn run<W: Write>(
         tokens,
         ..
     } = assembler;
-    if let Err(e) = written {
-        archive.abandon();
-        return Err(e);
-    }
-    if cancel.is_cancelled() {
-        archive.abandon();
-        return Err(Error::Cancelled);
-    }
 
-    let manifest = match build_manifest(request, plan, created, states, records) {
-        Ok(m) => m,
-        Err(e) => {
-            archive.abandon();
-            return Err(Error::Scratch(e));
-        }
-    };
-    let finished = Timestamp::now().as_second().max(0) as u64;
-    if let Err(e) = append_manifest(&mut archive, &manifest, finished) {
-        archive.abandon();
-        return Err(output_error(e));
+    let manifest =
+        build_manifest(request, plan, settings, states, records).map_err(Error::Scratch)?;
+    if settings.finish == Finish::Archive {
+        let finished = Timestamp::now().as_second().max(0) as u64;
+        append_manifest(&mut archive, finished, |w| {
+            serde_json::to_writer_pretty(w, &manifest).map_err(io::Error::from)
+        })
+        .map_err(output_error)?;
     }
-    let out = archive.finish().map_err(output_error)?;
+    let Written { out, index } = archive.finish().map_err(output_error)?;
     progress.complete();
-    Ok((Collected { manifest, tokens }, out))
+    Ok((
+        Collected {
+            manifest,
+            tokens,
+            index,
+        },
+        out,
+    ))
 }
 
 /// Appends `manifest.json`, serialized twice (once to count its bytes for
 /// the tar header, once into the archive) rather than held whole in memory:
 /// with many files it is the largest thing a run would hold.
-fn append_manifest<W: Write>(
+pub(crate) fn append_manifest<W: Write>(
     archive: &mut ArchiveWriter<'_, W>,
-    manifest: &RunManifest,
     mtime: u64,
+    manifest: impl Fn(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     struct Count(u64);
     impl Write for Count {
@@ -688,10 +714,10 @@ fn append_manifest<W: Write>(
     }
 
     let mut count = Count(0);
-    serde_json::to_writer_pretty(&mut count, manifest)?;
+    manifest(&mut count)?;
     archive.begin_entry(manifest::MANIFEST_NAME, count.0, mtime, false)?;
     let mut body = io::BufWriter::with_capacity(64 << 10, Body(archive));
-    serde_json::to_writer_pretty(&mut body, manifest)?;
+    manifest(&mut body)?;
     body.flush()?;
     drop(body);
     archive.end_entry()
@@ -700,7 +726,7 @@ fn append_manifest<W: Write>(
 fn build_manifest(
     request: &Request,
     plan: &Plan,
-    created: Timestamp,
+    settings: &Settings<'_>,
     mut states: Vec<ChildState>,
     mut records: Records,
 ) -> io::Result<RunManifest> {
@@ -714,7 +740,7 @@ fn build_manifest(
     let files = records.files.finish()?;
     let skipped = records.skipped.finish()?;
 
-    let planned = timestamp_string(created);
+    let planned = timestamp_string(settings.created);
     let size_limit_hit = states.iter().any(|s| s.truncated);
     let mut children = Vec::with_capacity(plan.components.len());
     for (c, state) in plan.components.iter().zip(states) {
@@ -751,7 +777,7 @@ fn build_manifest(
             name: "logpack".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        id: new_job_id(),
+        id: settings.id.to_string(),
         status: if failed {
             Status::Failure
         } else {

@@ -280,7 +280,8 @@ struct Listed {
 }
 
 /// Sort key of a planned file: see [`file_key`].
-type FileKey = (bool, String, Rotation, String);
+#[doc(hidden)]
+pub type FileKey = (bool, String, Rotation, String, bool);
 
 /// A component while its directory is listed.
 struct Listing<'s> {
@@ -294,12 +295,18 @@ struct Listing<'s> {
     live: Option<String>,
     /// Why the live log was skipped, when it was.
     live_skipped: Option<String>,
+    /// Whether a text `.gz` will be archived decompressed, without `.gz`.
+    decompress_gz: bool,
 }
 
 /// The request's `include`/`exclude` globs on archive paths; exclude wins.
 struct Selection {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
+    /// Whether selection applies to text files: a text `.gz` is then
+    /// archived decompressed under its name without `.gz` (see
+    /// `select::text::plan`), which may be another file's name.
+    decompresses_gz: bool,
 }
 
 impl Selection {
@@ -320,6 +327,8 @@ impl Selection {
         Selection {
             include: set(&request.include),
             exclude: set(&request.exclude),
+            decompresses_gz: crate::select::Selection::from_request(request, None).is_active()
+                || request.redacted,
         }
     }
 
@@ -343,6 +352,7 @@ impl Selection {
 impl<'s> Listing<'s> {
     fn new(head: Head, live: Option<String>, selection: &'s Selection, sort_memory: usize) -> Self {
         let live_in_key = live.clone();
+        let decompress_gz = selection.decompresses_gz && head.log_type != LogType::Ftdc;
         Listing {
             head,
             selection,
@@ -354,7 +364,7 @@ impl<'s> Listing<'s> {
                         + f.name.len()
                         + f.source.as_ref().map_or(0, |s| s.as_os_str().len())
                 },
-                move |f: &PlannedFile| file_key(&f.name, live_in_key.as_deref()),
+                move |f: &PlannedFile| file_key(&f.name, live_in_key.as_deref(), decompress_gz),
             ),
             skipped: ExternalSort::new(
                 sort_memory,
@@ -365,6 +375,7 @@ impl<'s> Listing<'s> {
             found: 0,
             live,
             live_skipped: None,
+            decompress_gz,
         }
     }
 
@@ -389,14 +400,16 @@ impl<'s> Listing<'s> {
     }
 
     /// Sorts the lists into `store`. Two source names can map to one
-    /// archive name (an escaped byte against the same text spelt out): the
-    /// later file is skipped, so that no archive path appears twice; in
-    /// rotation order equal names are next to each other.
+    /// archive name (an escaped byte against the same text spelt out, or a
+    /// `.gz` archived decompressed against its plain twin): the later file
+    /// is skipped, so that no archive path appears twice; in rotation order
+    /// equal archive names are next to each other.
     fn store(self, store: &PlanStore, redactor: Option<&Redactor>) -> io::Result<Listed> {
         let Listing {
             mut head,
             files,
             mut skipped,
+            decompress_gz,
             ..
         } = self;
         let (mut file_count, mut bytes) = (0, 0);
@@ -406,17 +419,23 @@ impl<'s> Listing<'s> {
             let mut previous: Option<String> = None;
             for file in files.finish()? {
                 let file = file?;
-                if previous.as_deref() == Some(file.name.as_str()) {
+                let archived = archived_name(&file.name, decompress_gz);
+                if previous.as_deref() == Some(archived) {
+                    let reason = if archived.len() == file.name.len() {
+                        "its name, made valid UTF-8, is the same as another file's".into()
+                    } else {
+                        format!("decompressed to select lines, it would be archived as {archived}, another file's name")
+                    };
                     skipped.push(Skipped {
                         name: file.name,
-                        reason: "its name, made valid UTF-8, is the same as another file's".into(),
+                        reason,
                     })?;
                     continue;
                 }
+                previous = Some(archived.to_string());
                 out.append(&file)?;
                 file_count += 1;
                 bytes += file.size;
-                previous = Some(file.name);
             }
             start..out.position()
         };
@@ -668,7 +687,8 @@ fn list_flat(l: &mut Listing<'_>, wanted: &dyn Fn(&str) -> bool) -> io::Result<(
 
 /// The archive name of a file name: itself when it is UTF-8, otherwise with
 /// each byte that is not written as `\xNN`.
-fn archive_name(name: &OsStr) -> String {
+#[doc(hidden)]
+pub fn archive_name(name: &OsStr) -> String {
     use std::os::unix::ffi::OsStrExt;
     let mut out = String::new();
     for chunk in name.as_bytes().utf8_chunks() {
@@ -756,8 +776,9 @@ fn plan_ftdc(l: &mut Listing<'_>, process: &Process) -> io::Result<()> {
 }
 
 /// How a file name places it in its rotation sequence.
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Rotation {
+pub enum Rotation {
     /// Rotated without a recognisable order (e.g. `mongod.log.old`).
     Other(String),
     /// logrotate numbering: `.1` is the newest, so larger numbers sort first.
@@ -770,7 +791,8 @@ enum Rotation {
 
 /// Splits a name into its log family (the name without rotation token and
 /// `.gz`) and its place in the rotation sequence.
-fn rotation_key(name: &str) -> (String, Rotation) {
+#[doc(hidden)]
+pub fn rotation_key(name: &str) -> (String, Rotation) {
     let base = name.strip_suffix(".gz").unwrap_or(name);
     let mut family = Vec::new();
     let mut rotation = Rotation::Live;
@@ -793,15 +815,29 @@ fn rotation_key(name: &str) -> (String, Rotation) {
     (family, rotation)
 }
 
+/// The name a planned file is archived under: without `.gz` when a text
+/// `.gz` is archived decompressed (`decompress_gz`), otherwise `name`.
+#[doc(hidden)]
+pub fn archived_name(name: &str, decompress_gz: bool) -> &str {
+    match name.strip_suffix(".gz") {
+        Some(plain) if decompress_gz => plain,
+        _ => name,
+    }
+}
+
 /// The archive order of files: by family, then rotated oldest first, live
 /// last. When a family's live name is known it comes after every other
-/// family's files. Ties are broken by name, so the order never depends on
-/// the directory's.
-fn file_key(name: &str, live: Option<&str>) -> FileKey {
-    let (family, rotation) = rotation_key(name);
-    let is_live = live == Some(name);
+/// family's files. Ties are broken by archive name (see [`archived_name`]),
+/// then plain before decompressed, so the order never depends on the
+/// directory's and a `.gz` that takes its twin's name comes right after it.
+#[doc(hidden)]
+pub fn file_key(name: &str, live: Option<&str>, decompress_gz: bool) -> FileKey {
+    let archived = archived_name(name, decompress_gz);
+    let (family, rotation) = rotation_key(archived);
+    let is_live = live == Some(archived);
     let rotation = if is_live { Rotation::Live } else { rotation };
-    (is_live, family, rotation, name.to_string())
+    let renamed = archived.len() != name.len();
+    (is_live, family, rotation, archived.to_string(), renamed)
 }
 
 #[cfg(test)]
@@ -811,6 +847,7 @@ mod tests {
     const NO_GLOBS: Selection = Selection {
         include: None,
         exclude: None,
+        decompresses_gz: false,
     };
 
     fn test_head() -> Head {
@@ -831,10 +868,20 @@ mod tests {
         live: Option<&str>,
         sort_memory: usize,
     ) -> (Vec<PlannedFile>, Vec<Skipped>) {
+        store_with(names, live, sort_memory, &NO_GLOBS)
+    }
+
+    /// [`store`] under `selection`.
+    fn store_with(
+        names: &[String],
+        live: Option<&str>,
+        sort_memory: usize,
+        selection: &Selection,
+    ) -> (Vec<PlannedFile>, Vec<Skipped>) {
         let mut l = Listing::new(
             test_head(),
             live.map(str::to_string),
-            &NO_GLOBS,
+            selection,
             sort_memory,
         );
         for (i, name) in names.iter().enumerate() {
@@ -971,6 +1018,108 @@ mod tests {
     }
 
     #[test]
+    fn a_decompressed_gz_never_takes_another_files_name() {
+        let names: Vec<String> = [
+            "mongod.log.gz",
+            "mongod.log",
+            "mongod.log.1.gz",
+            "mongod.log.1",
+            "mongod.log.2026-11-19T10-00-00.gz",
+            "mongod.log.2.gz",
+        ]
+        .map(String::from)
+        .to_vec();
+        let selecting = Selection {
+            include: None,
+            exclude: None,
+            decompresses_gz: true,
+        };
+        let name_of = |f: &PlannedFile| f.name.clone();
+        for sort_memory in [SORT_MEMORY, 1] {
+            // Archived as they are: no two names alike.
+            let (files, skipped) = store(&names, Some("mongod.log"), sort_memory);
+            assert_eq!(files.len(), names.len());
+            assert!(skipped.is_empty());
+            // Decompressed, `x.gz` becomes `x`: the plain file is kept.
+            let (files, skipped) = store_with(&names, Some("mongod.log"), sort_memory, &selecting);
+            assert_eq!(
+                files.iter().map(name_of).collect::<Vec<_>>(),
+                [
+                    "mongod.log.2.gz",
+                    "mongod.log.1",
+                    "mongod.log.2026-11-19T10-00-00.gz",
+                    "mongod.log"
+                ]
+            );
+            assert_eq!(files[3].size, 1, "the live log itself is kept");
+            let skipped: Vec<(&str, &str)> = skipped
+                .iter()
+                .map(|s| (s.name.as_str(), s.reason.as_str()))
+                .collect();
+            assert_eq!(
+                skipped,
+                [
+                    (
+                        "mongod.log.1.gz",
+                        "decompressed to select lines, it would be archived as mongod.log.1, another file's name"
+                    ),
+                    (
+                        "mongod.log.gz",
+                        "decompressed to select lines, it would be archived as mongod.log, another file's name"
+                    ),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_names_have_keys() {
+        use std::os::unix::ffi::OsStrExt;
+        let long = "9".repeat(300);
+        let mut names = vec![
+            String::new(),
+            ".".into(),
+            ".gz".into(),
+            "..gz.gz".into(),
+            "mongod.log.\n".into(),
+            "mongod.log.\n2026".into(),
+            format!("mongod.log.{long}"),
+            format!("mongod.log.{long}.gz"),
+            "mongod.log.18446744073709551616".into(),
+            "mongod.log.999".into(),
+            "mms0.2026-11-1é.log".into(),
+        ];
+        let good = "mongod.log.2026-11-20T10-00-00.gz";
+        for c in ['é', '日', '🦀', '\n'] {
+            for (i, _) in good.char_indices() {
+                names.push(format!("{}{c}{}", &good[..i], &good[i..]));
+            }
+        }
+        names.push(archive_name(OsStr::from_bytes(b"mongod.log.\xff\xc3.gz")));
+        for name in &names {
+            for decompress in [false, true] {
+                let (live, family, _, archived, renamed) =
+                    file_key(name, Some("mongod.log"), decompress);
+                assert!(!live || archived == "mongod.log");
+                assert_eq!(renamed, decompress && name.ends_with(".gz"));
+                assert!(family.len() <= archived.len(), "{name:?}");
+            }
+        }
+        assert_eq!(
+            rotation_key("mongod.log.999"),
+            (
+                "mongod.log".into(),
+                Rotation::Numbered(std::cmp::Reverse(999))
+            )
+        );
+        // Too many digits for a rotation number: a date-like token.
+        assert!(matches!(
+            rotation_key(&format!("mongod.log.{long}")).1,
+            Rotation::Dated(_)
+        ));
+    }
+
+    #[test]
     fn source_paths_that_are_not_utf8_survive_the_spill() {
         use std::os::unix::ffi::OsStrExt;
         let source = PathBuf::from(OsStr::from_bytes(b"/logs/mongod.log.\xff"));
@@ -1017,7 +1166,7 @@ mod tests {
         assert_eq!(skipped_in_runs, skipped);
         // Repeated names were skipped, each kept once, in rotation order.
         let mut want: Vec<String> = names.clone();
-        want.sort_by_cached_key(|n| file_key(n, Some("mongod.log")));
+        want.sort_by_cached_key(|n| file_key(n, Some("mongod.log"), false));
         want.dedup();
         let got: Vec<String> = in_runs.into_iter().map(|f| f.name).collect();
         assert_eq!(got, want);

@@ -1,16 +1,18 @@
 //! The job handle: set a request and options, run once, read the manifest.
 
+use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_uint, c_void, OsStr};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::boundary::{guard, require};
 use super::result::logpack_result;
 use super::result::logpack_result::*;
 #[cfg(test)]
 use super::result::logpack_result_name;
-use crate::{CancelToken, Engine, Error, Format, Options, Output, Request};
+use crate::{CancelToken, Engine, Error, Format, Options, Output, Request, RunSpec};
 
 /// Progress: `done_bytes` grows monotonically and the last call has
 /// `done_bytes == total_bytes`. Return non-zero to cancel the run.
@@ -113,7 +115,7 @@ impl logpack_job {
             Ok(r) => r,
             Err(e) => return self.fail(logpack_result::of(&e), e.to_string()),
         };
-        let engine = match Engine::with_cancel_token(self.options.clone(), self.cancel.clone()) {
+        let engine = match shared_engine(self.options.threads) {
             Ok(e) => e,
             Err(e) => return self.fail(logpack_result::of(&e), e.to_string()),
         };
@@ -124,9 +126,21 @@ impl logpack_job {
             Some(f) => unsafe { f(userdata, done, total) == 0 },
             None => true,
         };
-        match engine.collect(&request, output, Some(&mut on_progress)) {
+        let mut spec = RunSpec::new().cancel(self.cancel.clone());
+        spec.progress = Some(&mut on_progress);
+        spec.format = Some(self.options.format);
+        spec.compression_level = self.options.compression_level;
+        match engine.run(&request, output, spec) {
             Ok(report) => {
-                let mut json = serde_json::to_vec(&report.manifest).expect("manifests serialize");
+                let mut json = match serde_json::to_vec(&report.manifest) {
+                    Ok(json) => json,
+                    Err(e) => return self.fail(
+                        LOGPACK_RESULT_IO,
+                        format!(
+                            "the archive was written, but its manifest could not be read back: {e}"
+                        ),
+                    ),
+                };
                 json.push(0);
                 self.manifest = Some(json);
                 self.last_error.clear();
@@ -148,6 +162,25 @@ impl logpack_job {
             }
         }
     }
+}
+
+/// The engine for `threads`, shared by every job of the process: one pair
+/// of pools per thread count, built once, instead of two pools per job.
+fn shared_engine(threads: usize) -> Result<Arc<Engine>, Error> {
+    static ENGINES: OnceLock<Mutex<HashMap<usize, Arc<Engine>>>> = OnceLock::new();
+    let engines = ENGINES.get_or_init(Default::default);
+    let mut engines = engines
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(e) = engines.get(&threads) {
+        return Ok(e.clone());
+    }
+    let engine = Arc::new(Engine::new(Options {
+        threads,
+        ..Options::default()
+    })?);
+    engines.insert(threads, engine.clone());
+    Ok(engine)
 }
 
 /// Forwards the archive to a `logpack_write_fn`.

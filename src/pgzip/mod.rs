@@ -104,11 +104,22 @@ pub(crate) struct ParallelGzWriter<'p, W: Write> {
     /// The last (up to) 32 KiB of input handed to the pool: the next
     /// block's dictionary.
     window: Vec<u8>,
-    /// Results of submitted blocks, oldest first.
-    pending: VecDeque<Receiver<io::Result<Block>>>,
+    /// Results of submitted blocks, oldest first, each with the number of
+    /// fragments that end right after it.
+    pending: VecDeque<(Receiver<io::Result<Block>>, u32)>,
     /// CRC32 and length of everything written out so far.
     crc: crc32fast::Hasher,
-    header_written: bool,
+    /// Deflate bytes written out so far (the gzip header excluded).
+    deflated: u64,
+    /// CRC32 and length of the current fragment's part written out so far.
+    fragment_crc: crc32fast::Hasher,
+    /// Where each finished fragment ends, in the deflate stream.
+    fragments: Vec<FragmentEnd>,
+    /// Whether the gzip header still has to be written (never, for a
+    /// writer that makes bare fragments).
+    header_due: bool,
+    /// Bare fragments: no header, no final block, no trailer.
+    bare: bool,
     /// What is written now may be compressed already.
     precompressed: bool,
     /// The parts of `buf` written while `precompressed`.
@@ -120,6 +131,25 @@ pub(crate) struct ParallelGzWriter<'p, W: Write> {
     panic_at_block: Option<u64>,
     #[cfg(test)]
     submitted: u64,
+}
+
+/// The end of one fragment: a run of blocks that starts with no dictionary
+/// and ends byte-aligned, so that it can be copied into another stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FragmentEnd {
+    /// Offset in the deflate stream just past the fragment.
+    pub end: u64,
+    /// CRC-32 of the fragment's input.
+    pub crc: u32,
+    /// Length of the fragment's input.
+    pub size: u64,
+}
+
+/// What [`ParallelGzWriter::finish_fragments`] returns.
+pub(crate) struct Finished<W> {
+    pub out: W,
+    /// Every fragment, the final one (ending with the final block) last.
+    pub fragments: Vec<FragmentEnd>,
 }
 
 /// One compressed block, as the job hands it back.
@@ -158,7 +188,11 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             window: Vec::new(),
             pending: VecDeque::new(),
             crc: crc32fast::Hasher::new(),
-            header_written: false,
+            deflated: 0,
+            fragment_crc: crc32fast::Hasher::new(),
+            fragments: Vec::new(),
+            header_due: true,
+            bare: false,
             precompressed: false,
             regions: Vec::new(),
             poisoned: None,
@@ -172,11 +206,110 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
     /// Compresses what is buffered, waits for every block, writes the final
     /// block and the trailer, checks every error, flushes `out` and returns
     /// it.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(self) -> io::Result<W> {
+        self.finish_fragments().map(|f| f.out)
+    }
+
+    /// Like [`finish`](Self::finish), and returns where every fragment
+    /// ends; the final fragment is the last one.
+    pub(crate) fn finish_fragments(mut self) -> io::Result<Finished<W>> {
         self.check()?;
         let r = self.finish_inner();
         self.guard(r)?;
-        Ok(self.out)
+        Ok(Finished {
+            out: self.out,
+            fragments: self.fragments,
+        })
+    }
+
+    /// Makes a writer of bare fragments: no gzip header, and
+    /// [`finish_fragments`](Self::finish_fragments) cuts the last fragment
+    /// instead of writing a final block and the trailer.
+    pub(crate) fn is_bare(&self) -> bool {
+        self.bare
+    }
+
+    /// Makes a writer of bare fragments (see [`Self::bare`]).
+    #[doc(hidden)]
+    pub(crate) fn bare(mut self) -> Self {
+        self.header_due = false;
+        self.bare = true;
+        self
+    }
+
+    /// Ends the current fragment: what was written since the last cut is
+    /// compressed and ended byte-aligned with a sync flush, and what comes
+    /// next gets no dictionary from before. Cuts with nothing written in
+    /// between make empty fragments. Does not wait for the pool.
+    pub(crate) fn cut(&mut self) -> io::Result<()> {
+        self.check()?;
+        let r = if !self.buf.is_empty() {
+            self.submit(false, true)
+        } else {
+            if let Some((_, ends)) = self.pending.back_mut() {
+                *ends += 1;
+            } else {
+                self.end_fragment();
+            }
+            Ok(())
+        };
+        self.window.clear();
+        self.guard(r)
+    }
+
+    /// Writes `length` bytes of `src` as one whole fragment made elsewhere
+    /// (raw deflate that starts with no dictionary and ends byte-aligned,
+    /// of an input with CRC-32 `crc` and length `size`). Must follow a cut
+    /// (or come first): it waits for every block in flight.
+    pub(crate) fn append_fragment(
+        &mut self,
+        src: &mut dyn io::Read,
+        length: u64,
+        crc: u32,
+        size: u64,
+    ) -> io::Result<()> {
+        self.check()?;
+        if !self.buf.is_empty() || !self.window.is_empty() {
+            return Err(io::Error::other(
+                "internal error: a fragment appended in the middle of another",
+            ));
+        }
+        let r = (|| {
+            self.drain()?;
+            self.write_header()?;
+            let copied = io::copy(&mut io::Read::take(src, length), &mut self.out)?;
+            if copied != length {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("fragment ended after {copied} of {length} bytes"),
+                ));
+            }
+            self.deflated += length;
+            let part = crc32fast::Hasher::new_with_initial_len(crc, size);
+            self.crc.combine(&part);
+            self.fragment_crc.combine(&part);
+            self.end_fragment();
+            Ok(())
+        })();
+        self.guard(r)
+    }
+
+    /// Waits for every block in flight and writes it out.
+    fn drain(&mut self) -> io::Result<()> {
+        while let Some((rx, ends)) = self.pending.pop_front() {
+            let block = self.wait(&rx)?;
+            self.write_block(block, ends)?;
+        }
+        Ok(())
+    }
+
+    fn end_fragment(&mut self) {
+        let crc = std::mem::take(&mut self.fragment_crc);
+        self.fragments.push(FragmentEnd {
+            end: self.deflated,
+            size: crc.total_len(),
+            crc: crc.finalize(),
+        });
     }
 
     /// Marks what is written next as possibly compressed already (`true`)
@@ -195,11 +328,15 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
     }
 
     fn finish_inner(&mut self) -> io::Result<()> {
-        self.submit(true)?;
-        while let Some(rx) = self.pending.pop_front() {
-            let block = self.wait(&rx)?;
-            self.write_block(block)?;
+        if self.bare {
+            if !self.buf.is_empty() {
+                self.submit(false, true)?;
+            }
+            self.drain()?;
+            return self.out.flush();
         }
+        self.submit(true, true)?;
+        self.drain()?;
         self.write_header()?;
         let mut trailer = [0u8; 8];
         trailer[..4].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
@@ -227,22 +364,23 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
     }
 
     fn write_header(&mut self) -> io::Result<()> {
-        if !self.header_written {
+        if self.header_due {
             self.out.write_all(&GZIP_HEADER)?;
-            self.header_written = true;
+            self.header_due = false;
         }
         Ok(())
     }
 
     /// Hands the current block to the pool (the final block if `last`),
     /// after waiting for room in the queue, then writes out whatever is
-    /// already done.
-    fn submit(&mut self, last: bool) -> io::Result<()> {
+    /// already done. `ends_fragment` marks the block as its fragment's last.
+    fn submit(&mut self, last: bool, ends_fragment: bool) -> io::Result<()> {
         while self.pending.len() >= self.max_in_flight {
-            let rx = self.pending.pop_front().expect("queue is not empty");
+            let (rx, ends) = self.pending.pop_front().expect("queue is not empty");
             let block = self.wait(&rx)?;
-            self.write_block(block)?;
+            self.write_block(block, ends)?;
         }
+        let ends = u32::from(ends_fragment);
 
         let next = self
             .spare
@@ -279,7 +417,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
                 return Err(io::Error::other("injected test failure"));
             }
             let block = compress_block(level, &dictionary, input, &regions, output, last)?;
-            return self.write_block(block);
+            return self.write_block(block, ends);
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
         pool.spawn(move || {
@@ -301,13 +439,14 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
             // The writer may have given up (an error, or dropped unfinished).
             let _ = tx.send(result);
         });
-        self.pending.push_back(rx);
+        self.pending.push_back((rx, ends));
 
-        while let Some(rx) = self.pending.front() {
+        while let Some((rx, ends)) = self.pending.front() {
+            let ends = *ends;
             match rx.try_recv() {
                 Ok(result) => {
                     self.pending.pop_front();
-                    self.write_block(result?)?;
+                    self.write_block(result?, ends)?;
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return Err(job_lost()),
@@ -336,10 +475,16 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
         }
     }
 
-    fn write_block(&mut self, block: Block) -> io::Result<()> {
+    /// Writes a finished block, then ends `ends` fragments after it.
+    fn write_block(&mut self, block: Block, ends: u32) -> io::Result<()> {
         self.write_header()?;
         self.out.write_all(&block.deflated)?;
+        self.deflated += block.deflated.len() as u64;
         self.crc.combine(&block.crc);
+        self.fragment_crc.combine(&block.crc);
+        for _ in 0..ends {
+            self.end_fragment();
+        }
         if self.spare_outputs.len() < self.max_in_flight {
             self.spare_outputs.push(block.deflated);
         }
@@ -361,7 +506,7 @@ impl<W: Write> Write for ParallelGzWriter<'_, W> {
             return Ok(0);
         }
         if self.buf.len() >= self.block_size {
-            let r = self.submit(false);
+            let r = self.submit(false, false);
             self.guard(r)?;
         }
         let n = buf.len().min(self.block_size - self.buf.len());
@@ -383,12 +528,9 @@ impl<W: Write> Write for ParallelGzWriter<'_, W> {
         self.check()?;
         let r = (|| {
             if !self.buf.is_empty() {
-                self.submit(false)?;
+                self.submit(false, false)?;
             }
-            while let Some(rx) = self.pending.pop_front() {
-                let block = self.wait(&rx)?;
-                self.write_block(block)?;
-            }
+            self.drain()?;
             self.out.flush()
         })();
         self.guard(r)

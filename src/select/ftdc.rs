@@ -6,13 +6,21 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 /// The start of an FTDC file from its name, `metrics.2026-11-20T10-00-00Z-00000`.
+/// A name is any text (a stray multi-byte character, an escaped byte), so the
+/// stamp is checked byte by byte against its shape before it is cut up.
 pub fn start_from_name(name: &str) -> Option<i64> {
+    const SHAPE: &[u8; 20] = b"dddd-dd-ddTdd-dd-ddZ";
     let rest = name.rsplit('/').next()?.strip_prefix("metrics.")?;
-    let stamp = rest.get(..20)?; // 2026-11-20T10-00-00Z
-    let b = stamp.as_bytes();
-    if b[10] != b'T' || b[19] != b'Z' {
+    let stamp = rest.as_bytes().get(..SHAPE.len())?;
+    let fits = stamp.iter().zip(SHAPE).all(|(&b, &s)| match s {
+        b'd' => b.is_ascii_digit(),
+        _ => b == s,
+    });
+    if !fits {
         return None;
     }
+    // All ASCII now: every byte index is a character boundary.
+    let stamp = std::str::from_utf8(stamp).ok()?;
     let text = format!(
         "{}T{}:{}:{}Z",
         &stamp[..10],
@@ -124,6 +132,45 @@ mod tests {
         );
         assert_eq!(s[1], (Some(t("2026-11-20T10:00:00Z")), None));
         assert_eq!(s[2], (Some(t("2026-11-20T10:00:00Z")), None));
+    }
+
+    #[test]
+    fn names_that_are_not_stamps_have_no_start() {
+        let t = |x: &str| x.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let good = "metrics.2026-11-20T10-00-00Z-00000";
+        assert_eq!(start_from_name(good), Some(t("2026-11-20T10:00:00Z")));
+        assert_eq!(
+            start_from_name("d/metrics.2026-11-20T10-00-00Z"),
+            Some(t("2026-11-20T10:00:00Z"))
+        );
+        // A multi-byte character at every byte position, in the stamp or
+        // not (the bug: `metrics.2026-11-20T1é-00-0Z` cut inside `é`).
+        for c in ["é", "日", "🦀"] {
+            for i in 0..=good.len() {
+                let name = format!("{}{c}{}", &good[..i], &good[i..]);
+                let start = start_from_name(&name);
+                assert_eq!(start.is_some(), i >= "metrics.".len() + 20, "{name}");
+            }
+        }
+        for name in [
+            "metrics.2026-11-20T1é-00-0Z",
+            "metrics.2026-11-20T1\\xff-00-0Z",
+            "metrics.2026-11-20X10-00-00Z",
+            "metrics.2026-11-20T10-00-00",
+            "metrics.2026-11-20T10-00-0",
+            "metrics.2026-13-20T10-00-00Z",
+            "metrics.2026-11-20T25-00-00Z",
+            "metrics.2026-1a-20T10-00-00Z",
+            "metrics.+026-11-20T10-00-00Z",
+            "metrics. 2026-11-20T10-00-00Z",
+            "metrics.",
+            "metrics",
+            "",
+            "/",
+            "metrics.interim",
+        ] {
+            assert_eq!(start_from_name(name), None, "{name}");
+        }
     }
 
     #[test]

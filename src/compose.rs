@@ -1,0 +1,1 @@
+//! Joining fragments of archives into a new archive.
