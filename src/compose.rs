@@ -1,1 +1,480 @@
-//! Joining fragments of archives into a new archive.
+//! Joining fragments of archives into a new archive (PRODUCT.md §8).
+//!
+//! Every child's fragment is copied byte for byte; only a new final
+//! fragment (the merged `manifest.json` and the end blocks) is compressed,
+//! and the gzip trailer's CRC-32 is combined from the fragments' CRCs. The
+//! cost grows with the bytes copied, never with decompression, and memory
+//! does not grow with the inputs' size or their file count: a manifest's
+//! children are copied from one manifest text to the other as they stream
+//! by, never held.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::archive::index::{Fragment, Located};
+use crate::archive::{ArchiveWriter, Finish, Format, Written};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest, Status, MANIFEST_NAME};
+use crate::output::Output;
+use crate::run::{new_job_id, ProgressFn};
+use crate::verify::RangeReader;
+
+/// What composition needs of a child: its path and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChildSummary {
+    /// The child's archive path.
+    pub path: String,
+    /// Its status.
+    pub status: Status,
+}
+
+/// An archive made by logpack, opened for composition: its index is read
+/// and checked against the file, and its manifest against the index.
+#[derive(Debug)]
+pub struct Source {
+    path: PathBuf,
+    file: File,
+    located: Located,
+    manifest: Manifest<ChildSummary>,
+}
+
+impl Source {
+    /// Opens `path`. Anything that makes it unusable (missing, not a
+    /// logpack archive, no index, a damaged index, a manifest that does
+    /// not match it) is [`Error::BadArchive`] naming the path.
+    pub fn open(path: &Path) -> Result<Source> {
+        let bad = |message: String| Error::BadArchive {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = File::open(path).map_err(|e| bad(e.to_string()))?;
+        let located = Located::read(&file)
+            .map_err(|m| bad(format!("index: {m}")))?
+            .ok_or_else(|| bad("not a tar.gz or tar.zst made by logpack".into()))?;
+        let manifest: Manifest<ChildSummary> = read_manifest(&file, &located, |body| {
+            serde_json::from_reader(body).map_err(io::Error::from)
+        })
+        .map_err(|e| bad(format!("{MANIFEST_NAME}: {e}")))?;
+        let listed: Vec<&str> = manifest
+            .child_jobs
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
+        let indexed: Vec<&str> = located
+            .index
+            .children
+            .iter()
+            .map(|f| f.path.as_deref().unwrap_or_default())
+            .collect();
+        if listed != indexed {
+            return Err(bad(format!(
+                "index: its {} children are not the manifest's {} in order",
+                indexed.len(),
+                listed.len()
+            )));
+        }
+        Ok(Source {
+            path: path.to_path_buf(),
+            file,
+            located,
+            manifest,
+        })
+    }
+
+    /// The archive's format.
+    pub fn format(&self) -> Format {
+        self.located.format
+    }
+
+    /// The archive's children.
+    pub fn children(&self) -> &[ChildSummary] {
+        &self.manifest.child_jobs
+    }
+
+    /// Compressed bytes of its children's fragments.
+    pub fn fragment_bytes(&self) -> u64 {
+        self.located.index.children.iter().map(|f| f.length).sum()
+    }
+
+    /// Copies the children's part of the manifest text (the elements of
+    /// `childJobs`, without the brackets) to `out`.
+    fn copy_children(&self, out: &mut dyn Write) -> io::Result<()> {
+        read_manifest(&self.file, &self.located, |body| {
+            copy_child_jobs(body, out)?;
+            Ok(())
+        })
+    }
+}
+
+/// Streams the `manifest.json` body from the final fragment into `read`.
+fn read_manifest<T>(
+    file: &File,
+    located: &Located,
+    read: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+) -> io::Result<T> {
+    let last = &located.index.last;
+    let range = BufReader::with_capacity(
+        64 << 10,
+        RangeReader {
+            file,
+            at: last.offset,
+            end: last.end(),
+        },
+    );
+    let decoded: Box<dyn Read + '_> = match located.format {
+        Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(range)),
+        _ => Box::new(zstd::stream::read::Decoder::with_buffer(range)?),
+    };
+    let mut tar = tar::Archive::new(decoded);
+    let mut entries = tar.entries()?;
+    let mut entry = entries
+        .next()
+        .ok_or_else(|| io::Error::other("the final fragment holds no entry"))??;
+    if entry.path_bytes().as_ref() != MANIFEST_NAME.as_bytes() {
+        return Err(io::Error::other(format!(
+            "the final fragment holds {} instead",
+            String::from_utf8_lossy(&entry.path_bytes())
+        )));
+    }
+    read(&mut entry)
+}
+
+/// Copies the elements of the top-level `childJobs` array of the JSON
+/// document in `input` to `out`, trimmed of the whitespace around them.
+/// Returns whether the key was found. The document is scanned byte by byte
+/// (strings and escapes tracked), never held.
+fn copy_child_jobs(input: &mut dyn Read, out: &mut dyn Write) -> io::Result<bool> {
+    let mut input = BufReader::with_capacity(64 << 10, input);
+    let mut depth = 0u32;
+    let (mut in_string, mut escaped) = (false, false);
+    // At depth 1: the last key, while it is short enough to be ours.
+    let mut key: Vec<u8> = Vec::new();
+    let mut expect_key = false;
+    let mut key_is_ours = false;
+    let mut copying = false;
+    let mut found = false;
+    let mut pending_space: Vec<u8> = Vec::new();
+    let mut started = false;
+    let mut out = io::BufWriter::with_capacity(64 << 10, out);
+    loop {
+        let buf = io::BufRead::fill_buf(&mut input)?;
+        if buf.is_empty() {
+            break;
+        }
+        let len = buf.len();
+        for &b in buf {
+            let was_copying = copying;
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if depth == 1 && expect_key {
+                        key_is_ours = key == b"childJobs";
+                        expect_key = false;
+                    }
+                } else if depth == 1 && expect_key && key.len() <= 16 {
+                    key.push(b);
+                }
+            } else {
+                match b {
+                    b'"' => {
+                        in_string = true;
+                        key.clear();
+                    }
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth == 1 {
+                            expect_key = b == b'{';
+                        } else if depth == 2 && key_is_ours {
+                            if b != b'[' {
+                                return Err(io::Error::other("childJobs is not an array"));
+                            }
+                            copying = true;
+                            found = true;
+                            key_is_ours = false;
+                            continue;
+                        }
+                    }
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 1 && copying {
+                            copying = false;
+                            continue;
+                        }
+                    }
+                    b',' if depth == 1 => {
+                        expect_key = true;
+                        key_is_ours = false;
+                    }
+                    _ => {}
+                }
+            }
+            if was_copying && copying {
+                if !in_string && b.is_ascii_whitespace() {
+                    if started {
+                        pending_space.push(b);
+                    }
+                } else {
+                    out.write_all(&pending_space)?;
+                    pending_space.clear();
+                    out.write_all(&[b])?;
+                    started = true;
+                }
+            }
+        }
+        io::BufRead::consume(&mut input, len);
+    }
+    out.flush()?;
+    Ok(found)
+}
+
+/// What [`merge`] produced.
+#[derive(Debug)]
+pub struct Merged {
+    /// The merged manifest, without its children's files.
+    pub manifest: Manifest<ChildSummary>,
+    /// Where the archive went, for [`Output::Path`].
+    pub path: Option<PathBuf>,
+}
+
+impl Merged {
+    /// True when every child of every input succeeded.
+    pub fn is_complete(&self) -> bool {
+        self.manifest.status == Status::Success
+    }
+
+    /// Writes the merged `manifest.json`, children's files included, as it
+    /// is in the archive (read again from `sources`).
+    pub fn write_manifest(&self, sources: &[Source], out: &mut dyn Write) -> io::Result<()> {
+        let head = Manifest {
+            child_jobs: Vec::new(),
+            ..self.manifest.clone()
+        };
+        write_merged_manifest(&head, sources, out)
+    }
+}
+
+/// Checks that `sources` can be merged: at least one, one format, no
+/// archive path in two of them.
+pub fn check_mergeable(sources: &[Source]) -> Result<()> {
+    let Some(first) = sources.first() else {
+        return Err(Error::invalid("archives", "nothing to merge"));
+    };
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in sources.iter().enumerate() {
+        if s.format() != first.format() {
+            return Err(Error::BadArchive {
+                path: s.path.clone(),
+                message: format!(
+                    "it is {}, but {} is {}",
+                    s.format().extension(),
+                    first.path.display(),
+                    first.format().extension()
+                ),
+            });
+        }
+        for c in s.children() {
+            match owner.insert(c.path.as_str(), i) {
+                Some(other) if other != i => {
+                    return Err(Error::BadArchive {
+                        path: s.path.clone(),
+                        message: format!(
+                            "{} is also in {} (input {}): the same archive path in two inputs",
+                            c.path,
+                            sources[other].path.display(),
+                            other + 1
+                        ),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Joins `sources` (typically one archive per host) into one archive in
+/// `output`: their children's fragments by byte copy, in order, then a new
+/// final fragment with the merged manifest (a new id; the first input's
+/// request fields; every child; status, sizes and `sizeLimitHit`
+/// combined). `progress` gets the compressed bytes copied.
+pub fn merge(
+    sources: &[Source],
+    output: Output<'_>,
+    mut progress: Option<&mut ProgressFn<'_>>,
+) -> Result<Merged> {
+    check_mergeable(sources)?;
+    let first = &sources[0];
+    let format = first.format();
+    let now = Timestamp::now();
+    let children: Vec<ChildSummary> = sources
+        .iter()
+        .flat_map(|s| s.children().iter().cloned())
+        .collect();
+    let failed = children.iter().any(|c| c.status == Status::Failure)
+        || sources.iter().any(|s| s.manifest.status == Status::Failure);
+    let head = Manifest::<ChildSummary> {
+        engine: manifest::Engine {
+            name: "logpack".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        id: new_job_id(),
+        status: if failed {
+            Status::Failure
+        } else {
+            Status::Success
+        },
+        creation_date: crate::pipeline::timestamp_string(now),
+        finish_date: crate::pipeline::timestamp_string(now),
+        uncompressed_size_total_bytes: sources
+            .iter()
+            .map(|s| s.manifest.uncompressed_size_total_bytes)
+            .sum(),
+        size_limit_hit: sources.iter().any(|s| s.manifest.size_limit_hit),
+        child_jobs: Vec::new(),
+        ..first.manifest.clone()
+    };
+    let total: u64 = sources.iter().map(Source::fragment_bytes).sum();
+    let stem = format!("merged_{}", now.strftime("%Y%m%dT%H%M%SZ"));
+    let default_name = format!("{stem}.{}", format.extension());
+    let (_, path) = output.write_with(&default_name, |sink| {
+        let fail = |source: io::Error| Error::Output {
+            target: "<writer>".into(),
+            source,
+        };
+        let mut archive = ArchiveWriter::new(
+            sink,
+            format,
+            format.default_level(),
+            1,
+            None,
+            Finish::Archive,
+        )
+        .map_err(fail)?;
+        let mut done = 0u64;
+        for s in sources {
+            for f in &s.located.index.children {
+                copy_fragment(s, f, &mut archive)?;
+                done += f.length;
+                if let Some(p) = progress.as_mut() {
+                    if !p(done, total) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+            }
+        }
+        let mtime = now.as_second().max(0) as u64;
+        crate::pipeline::append_manifest(&mut archive, mtime, |w| {
+            write_merged_manifest(&head, sources, w)
+        })
+        .map_err(fail)?;
+        let Written { out, .. } = archive.finish().map_err(fail)?;
+        Ok(((), out))
+    })?;
+    Ok(Merged {
+        manifest: Manifest {
+            child_jobs: children,
+            ..head
+        },
+        path,
+    })
+}
+
+fn copy_fragment<W: Write>(
+    s: &Source,
+    f: &Fragment,
+    archive: &mut ArchiveWriter<'_, W>,
+) -> Result<()> {
+    let mut range = RangeReader {
+        file: &s.file,
+        at: f.offset,
+        end: f.end(),
+    };
+    archive
+        .append_fragment(&mut range, f)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => Error::BadArchive {
+                path: s.path.clone(),
+                message: format!("cut short: {e}"),
+            },
+            _ => Error::Output {
+                target: "<writer>".into(),
+                source: e,
+            },
+        })
+}
+
+/// Writes the merged manifest: `head` pretty-printed as `to_writer_pretty`
+/// would, with each source's children copied into its `childJobs`.
+fn write_merged_manifest(
+    head: &Manifest<ChildSummary>,
+    sources: &[Source],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let text = serde_json::to_vec_pretty(head)?;
+    let open = text
+        .strip_suffix(b"[]\n}")
+        .or_else(|| text.strip_suffix(b"[]}"))
+        .ok_or_else(|| io::Error::other("internal error: childJobs is not last"))?;
+    out.write_all(open)?;
+    out.write_all(b"[")?;
+    let mut any = false;
+    for s in sources.iter().filter(|s| !s.children().is_empty()) {
+        out.write_all(if any { b",\n    " } else { b"\n    " })?;
+        s.copy_children(out)?;
+        any = true;
+    }
+    out.write_all(if any { b"\n  ]\n}" } else { b"]\n}" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn children_of(json: &str) -> (bool, String) {
+        let mut out = Vec::new();
+        let found = copy_child_jobs(&mut json.as_bytes(), &mut out).unwrap();
+        (found, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn child_jobs_are_found_at_the_top_level_only() {
+        let doc = r#"{"a": {"childJobs": [9]}, "s": "\"childJobs\": [8]",
+            "childJobs": [ {"x": "]}\\\"", "y": [1, {"z": 2}]} ,
+              {"w": null} ], "b": 1}"#;
+        let (found, got) = children_of(doc);
+        assert!(found);
+        assert_eq!(
+            got,
+            "{\"x\": \"]}\\\\\\\"\", \"y\": [1, {\"z\": 2}]} ,\n              {\"w\": null}"
+        );
+        let (found, got) = children_of(r#"{"childJobs": []}"#);
+        assert!(found);
+        assert_eq!(got, "");
+        assert!(!children_of(r#"{"other": [1]}"#).0);
+    }
+
+    #[test]
+    fn a_pretty_manifest_gives_its_elements_verbatim() {
+        let value = serde_json::json!({"id": "x", "childJobs": [{"path": "a", "files": [1, 2]}, {"path": "b"}]});
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let (_, got) = children_of(&text);
+        let merged = format!("[\n    {got}\n  ]");
+        let want = serde_json::to_string_pretty(&value["childJobs"]).unwrap();
+        // Same elements, same indentation as at depth 1 of a document.
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&merged).unwrap(),
+            value["childJobs"]
+        );
+        assert_eq!(merged.lines().count(), want.lines().count());
+    }
+}

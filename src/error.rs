@@ -63,6 +63,15 @@ pub enum Error {
     /// The run was cancelled through a [`crate::CancelToken`] or the progress callback.
     #[error("cancelled")]
     Cancelled,
+    /// An archive given as input (to `merge`) cannot be used: missing, not
+    /// made by logpack, without an index, damaged, or clashing with another.
+    #[error("{}: {message}", path.display())]
+    BadArchive {
+        /// The input archive.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// `verify` found an archive that does not match its manifest.
     #[error("archive is corrupt: {0}")]
     Corrupt(String),
@@ -76,6 +85,7 @@ impl Error {
             Error::MalformedJson { .. }
                 | Error::InvalidRequest { .. }
                 | Error::InvalidOption { .. }
+                | Error::BadArchive { .. }
         )
     }
 

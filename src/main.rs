@@ -39,6 +39,25 @@ enum Command {
         /// The archive to check.
         archive: PathBuf,
     },
+    /// Join archives made by logpack (say, one per host) into one, by byte
+    /// copy of their fragments.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The archives to join, in order (all tar.gz or all tar.zst).
+    #[arg(required = true)]
+    archives: Vec<PathBuf>,
+    /// Output file, existing directory (default name inside), or `-` for stdout.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Print the merged manifest as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -88,6 +107,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Collect(args) => collect(args),
         Command::Verify { archive } => verify(&archive),
+        Command::Merge(args) => merge(args),
     };
     ExitCode::from(code)
 }
@@ -176,17 +196,7 @@ fn collect(args: CollectArgs) -> u8 {
         };
     }
 
-    let show_bar = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_bar.then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    });
+    let bar = progress_bar(args.quiet);
     let mut on_progress = |done: u64, total: u64| {
         if let Some(bar) = &bar {
             bar.set_length(total);
@@ -260,6 +270,89 @@ fn collect(args: CollectArgs) -> u8 {
     }
     let _ = std::io::stdout().flush();
     if report.is_complete() {
+        EXIT_OK
+    } else {
+        EXIT_PARTIAL
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and `quiet` is off.
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    })
+}
+
+fn merge(args: MergeArgs) -> u8 {
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && args.json {
+        eprintln!("logpack: error: --json and -o - both write to stdout; choose one");
+        return EXIT_USAGE;
+    }
+    let mut sources = Vec::with_capacity(args.archives.len());
+    for path in &args.archives {
+        match logpack::compose::Source::open(path) {
+            Ok(s) => sources.push(s),
+            Err(e) => return fail(&e),
+        }
+    }
+    let bar = progress_bar(args.quiet);
+    let mut on_progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        true
+    };
+    let stdout = std::io::stdout();
+    let mut stdout_lock;
+    let output = if to_stdout {
+        stdout_lock = stdout.lock();
+        Output::Writer(&mut stdout_lock)
+    } else {
+        Output::Path(args.output.clone())
+    };
+    let result = logpack::compose::merge(&sources, output, Some(&mut on_progress));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let merged = match result {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        let printed = merged
+            .write_manifest(&sources, &mut out)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush());
+        if let Err(e) = printed {
+            eprintln!("logpack: error: cannot print the manifest: {e}");
+            return EXIT_FATAL;
+        }
+    }
+    let m = &merged.manifest;
+    if !args.quiet {
+        let place = merged
+            .path
+            .as_ref()
+            .map_or("stdout".to_string(), |p| p.display().to_string());
+        eprintln!(
+            "logpack: wrote {place}: {} archives, {} children, {} bytes uncompressed, status {:?}",
+            sources.len(),
+            m.child_jobs.len(),
+            m.uncompressed_size_total_bytes,
+            m.status
+        );
+    }
+    if merged.is_complete() {
         EXIT_OK
     } else {
         EXIT_PARTIAL

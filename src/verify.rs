@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::archive::index::{Fragment, Located};
+use crate::archive::Format;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, MANIFEST_NAME};
 
@@ -25,15 +27,65 @@ pub struct Verified {
 /// that every entry is a regular file listed in `manifest.json` with the same
 /// size and SHA-256, that every listed file is present, that the manifest is
 /// the last entry, and that the compressed stream itself is intact.
+///
+/// A tar.gz or tar.zst must carry its fragment index, and the index must be
+/// true: every fragment is decoded on its own (so none leans on data before
+/// it), its size and CRC-32 are the index's, the fragments' CRCs combine to
+/// the gzip trailer's, each child's entries lie in that child's fragment,
+/// and the index lists the manifest's children in order.
 pub fn verify_path(path: &Path) -> Result<Verified> {
     let file = File::open(path).map_err(|source| Error::Input {
         path: path.to_path_buf(),
         source,
     })?;
-    verify_reader(BufReader::new(file))
+    let located = Located::read(&file).map_err(|m| Error::Corrupt(format!("index: {m}")))?;
+    let Some(located) = located else {
+        return verify_reader(BufReader::new(file));
+    };
+    let mut fragments = Fragments::new(&file, &located);
+    let starts = fragments.starts.clone();
+    let count = located.index.children.len();
+    let paths: Vec<&str> = located
+        .index
+        .children
+        .iter()
+        .map(|f| f.path.as_deref().unwrap_or_default())
+        .collect();
+    // Which fragment holds the header at `position` of the tar stream.
+    let place = |name: &str, position: u64| -> Result<()> {
+        let k = starts.partition_point(|&s| s <= position) - 1;
+        let fits = if k < count {
+            name.strip_prefix(paths[k])
+                .is_some_and(|rest| rest.starts_with('/'))
+        } else {
+            name == MANIFEST_NAME
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::Corrupt(format!(
+                "index: {name} lies in the fragment of {}",
+                paths.get(k).copied().unwrap_or("the manifest")
+            )))
+        }
+    };
+    let verified = check_tar(&mut fragments, Some(&place))?;
+    let listed: Vec<&str> = verified
+        .manifest
+        .child_jobs
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect();
+    if listed != paths {
+        return Err(Error::Corrupt(format!(
+            "index: it lists {count} children that are not the manifest's {} in order",
+            listed.len()
+        )));
+    }
+    Ok(verified)
 }
 
-/// Like [`verify_path`], over any reader.
+/// Like [`verify_path`], over any reader, without the index.
 pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
     let corrupt = |what: String| Error::Corrupt(what);
     let magic = input
@@ -50,6 +102,16 @@ pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
         Box::new(input)
     };
 
+    check_tar(decoder, None)
+}
+
+/// Checks the tar stream of `decoder` against its manifest; `place` checks
+/// where each entry's header lies.
+fn check_tar(
+    decoder: impl Read,
+    place: Option<&dyn Fn(&str, u64) -> Result<()>>,
+) -> Result<Verified> {
+    let corrupt = |what: String| Error::Corrupt(what);
     let mut archive = tar::Archive::new(decoder);
     let mut seen: Vec<(String, u64, String)> = Vec::new();
     let mut manifest_json: Option<Vec<u8>> = None;
@@ -64,6 +126,9 @@ pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
         }
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(corrupt(format!("{name} is not a regular file")));
+        }
+        if let Some(place) = place {
+            place(&name, entry.raw_header_position())?;
         }
         if name == MANIFEST_NAME {
             let mut json = Vec::new();
@@ -148,5 +213,223 @@ impl io::Write for HashWriter<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Reads `[at, end)` of a file.
+pub(crate) struct RangeReader<'f> {
+    pub file: &'f File,
+    pub at: u64,
+    pub end: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.at).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the file ends before offset {}", self.end),
+            ));
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// The tar stream of an indexed archive, decoded one fragment at a time,
+/// each with a fresh decoder, and each checked against the index.
+struct Fragments<'f> {
+    file: &'f File,
+    format: Format,
+    list: Vec<Fragment>,
+    /// Where each fragment starts in the tar stream.
+    starts: Vec<u64>,
+    next: usize,
+    current: Option<Decoding<'f>>,
+}
+
+enum Decoding<'f> {
+    Gz {
+        input: BufReader<RangeReader<'f>>,
+        inflate: flate2::Decompress,
+        crc: crc32fast::Hasher,
+        ended: bool,
+    },
+    Zst(
+        zstd::stream::read::Decoder<'static, BufReader<RangeReader<'f>>>,
+        u64,
+    ),
+    Empty,
+}
+
+impl<'f> Fragments<'f> {
+    fn new(file: &'f File, located: &Located) -> Fragments<'f> {
+        let list: Vec<Fragment> = located.fragments().cloned().collect();
+        let mut at = 0;
+        let starts = list
+            .iter()
+            .map(|f| {
+                let s = at;
+                at += f.size;
+                s
+            })
+            .collect();
+        Fragments {
+            file,
+            format: located.format,
+            list,
+            starts,
+            next: 0,
+            current: None,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<()> {
+        let f = &self.list[self.next];
+        let input = BufReader::with_capacity(
+            256 << 10,
+            RangeReader {
+                file: self.file,
+                at: f.offset,
+                end: f.end(),
+            },
+        );
+        self.current = Some(if f.length == 0 {
+            Decoding::Empty
+        } else if self.format == Format::TarGz {
+            Decoding::Gz {
+                input,
+                inflate: flate2::Decompress::new(false),
+                crc: crc32fast::Hasher::new(),
+                ended: false,
+            }
+        } else {
+            Decoding::Zst(
+                zstd::stream::read::Decoder::with_buffer(input)?.single_frame(),
+                0,
+            )
+        });
+        Ok(())
+    }
+
+    /// Checks the fragment just decoded against the index.
+    fn close(&mut self) -> io::Result<()> {
+        let i = self.next;
+        let f = &self.list[i];
+        let last = i + 1 == self.list.len();
+        let bad = |what: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("index: fragment {i}: {what}"),
+            )
+        };
+        match self.current.take() {
+            Some(Decoding::Gz {
+                inflate,
+                crc,
+                ended,
+                ..
+            }) => {
+                if ended != last {
+                    return Err(bad(if last {
+                        "the final block is missing".into()
+                    } else {
+                        "it holds the final block".into()
+                    }));
+                }
+                if inflate.total_in() != f.length || inflate.total_out() != f.size {
+                    return Err(bad(format!(
+                        "decodes {} of its {} bytes into {} bytes, the index says {}",
+                        inflate.total_in(),
+                        f.length,
+                        inflate.total_out(),
+                        f.size
+                    )));
+                }
+                let crc = crc.finalize();
+                if Some(crc) != f.crc32 {
+                    return Err(bad(format!(
+                        "CRC-32 {crc:08x}, the index says {:08x}",
+                        f.crc32.unwrap_or(0)
+                    )));
+                }
+            }
+            Some(Decoding::Zst(decoder, size)) => {
+                let mut input = decoder.finish();
+                if !input.fill_buf()?.is_empty() || size != f.size {
+                    return Err(bad(format!(
+                        "is not one zstd frame of {} bytes (decoded {size})",
+                        f.size
+                    )));
+                }
+            }
+            Some(Decoding::Empty) | None => {}
+        }
+        self.next += 1;
+        Ok(())
+    }
+}
+
+impl Read for Fragments<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.next >= self.list.len() {
+                return Ok(0);
+            }
+            if self.current.is_none() {
+                self.open()?;
+            }
+            let n = match self.current.as_mut().expect("opened") {
+                Decoding::Empty => 0,
+                Decoding::Zst(decoder, size) => {
+                    let n = decoder.read(buf)?;
+                    *size += n as u64;
+                    n
+                }
+                Decoding::Gz {
+                    input,
+                    inflate,
+                    crc,
+                    ended,
+                } => loop {
+                    if *ended {
+                        break 0;
+                    }
+                    let data = input.fill_buf()?;
+                    let at_end = data.is_empty();
+                    let (before_in, before_out) = (inflate.total_in(), inflate.total_out());
+                    let status = inflate
+                        .decompress(data, buf, flate2::FlushDecompress::None)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    let consumed = (inflate.total_in() - before_in) as usize;
+                    let produced = (inflate.total_out() - before_out) as usize;
+                    input.consume(consumed);
+                    crc.update(&buf[..produced]);
+                    *ended = status == flate2::Status::StreamEnd;
+                    if produced > 0 || *ended || (at_end && consumed == 0) {
+                        break produced;
+                    }
+                    if consumed == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the deflate stream makes no progress",
+                        ));
+                    }
+                },
+            };
+            if n > 0 {
+                return Ok(n);
+            }
+            self.close()?;
+        }
     }
 }

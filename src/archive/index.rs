@@ -248,7 +248,6 @@ impl Located {
             0
         };
         let mut crc = crc32fast::Hasher::new();
-        let mut seen = std::collections::HashSet::new();
         let count = index.children.len();
         for (i, f) in self.fragments().enumerate() {
             let what = if i < count {
@@ -288,9 +287,6 @@ impl Located {
                 (true, Some(p)) => {
                     if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
                         return Err(format!("{what} has an unsafe path {p:?}"));
-                    }
-                    if !seen.insert(p.as_str()) {
-                        return Err(format!("{what} repeats the path {p:?}"));
                     }
                 }
                 (true, None) => return Err(format!("{what} has no path")),

@@ -134,12 +134,14 @@ impl logpack_job {
             Ok(report) => {
                 let mut json = match serde_json::to_vec(&report.manifest) {
                     Ok(json) => json,
-                    Err(e) => return self.fail(
-                        LOGPACK_RESULT_IO,
-                        format!(
+                    Err(e) => {
+                        return self.fail(
+                            LOGPACK_RESULT_IO,
+                            format!(
                             "the archive was written, but its manifest could not be read back: {e}"
                         ),
-                    ),
+                        )
+                    }
                 };
                 json.push(0);
                 self.manifest = Some(json);

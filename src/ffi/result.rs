@@ -44,7 +44,10 @@ impl logpack_result {
                 LOGPACK_RESULT_INVALID_REQUEST
             }
             Error::InvalidOption { .. } => LOGPACK_RESULT_INVALID_OPTION,
-            Error::Input { .. } | Error::Scratch(_) | Error::Corrupt(_) => LOGPACK_RESULT_IO,
+            Error::Input { .. }
+            | Error::Scratch(_)
+            | Error::Corrupt(_)
+            | Error::BadArchive { .. } => LOGPACK_RESULT_IO,
             Error::Output { .. } => LOGPACK_RESULT_OUTPUT,
             Error::Cancelled => LOGPACK_RESULT_CANCELLED,
         }

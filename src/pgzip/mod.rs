@@ -206,6 +206,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
     /// Compresses what is buffered, waits for every block, writes the final
     /// block and the trailer, checks every error, flushes `out` and returns
     /// it.
+    #[cfg(test)]
     pub(crate) fn finish(self) -> io::Result<W> {
         self.finish_fragments().map(|f| f.out)
     }
