@@ -22,7 +22,12 @@
 # (ECOSYSTEM.md, "Benchmark hygiene"), so ratios are taken within a round and their median is
 # reported. Wall time is measured around the command; peak RSS comes from /usr/bin/time -f %M.
 #
-# Needs GNU tar, gzip, pigz, zstd and GNU time (/usr/bin/time). On Debian:
+# Then `logpack merge`: the request is split into PARTS requests (default 8, each a slice of the
+# hosts' components, as separate hosts' agents would collect them), each part is collected once,
+# and the parts are merged RUNS times; the merge's median wall time is compared with the total
+# time the parts took to collect.
+#
+# Needs GNU tar, gzip, pigz, zstd, python3 and GNU time (/usr/bin/time). On Debian:
 #   apt-get install -y time pigz zstd
 # Exit status: 0 when every target holds, 3 when one does not, 1 on an error.
 
@@ -35,6 +40,7 @@ MODE=${MODE:-big}
 SIZE=${SIZE:-1G}
 SMALL_FILES=${SMALL_FILES:-20000}
 RUNS=${RUNS:-5}
+PARTS=${PARTS:-8}
 THREADS=${THREADS:-$(nproc)}
 OUT_DIR=${OUT_DIR:-target/bench-out}
 case "$MODE" in
@@ -50,7 +56,7 @@ if [ ! -x /usr/bin/time ] || ! /usr/bin/time -f '%e %M' true >/dev/null 2>&1; th
     echo "compare.sh: GNU time (/usr/bin/time) is missing; on Debian: apt-get install -y time" >&2
     exit 1
 fi
-for tool in tar gzip pigz zstd cargo awk; do
+for tool in tar gzip pigz zstd cargo awk python3; do
     command -v "$tool" >/dev/null || {
         echo "compare.sh: '$tool' is missing; on Debian: apt-get install -y time pigz zstd" >&2
         exit 1
@@ -88,6 +94,7 @@ TMP=$(mktemp -d "$OUT_DIR/.compare.XXXXXX")
 cleanup() {
     rm -rf "$TMP"
     rm -f "$OUT_DIR"/{tar-gzip.tar.gz,tar-pigz.tar.gz,tar-zstd.tar.zst,logpack-gz.tar.gz,logpack-gz-t1.tar.gz,logpack-zst.tar.zst}
+    rm -rf "$OUT_DIR/parts"
 }
 trap cleanup EXIT
 
@@ -170,6 +177,70 @@ for ((r = 1; r <= RUNS; r++)); do
     fi
 done
 
+# ---- merge -----------------------------------------------------------------------------------
+echo "== merge: splitting the request into $PARTS parts and collecting each" >&2
+PARTS_DIR="$OUT_DIR/parts"
+rm -rf "$PARTS_DIR"
+mkdir -p "$PARTS_DIR"
+# Each part holds some hosts' components (an agent log directory, or processes), so the parts
+# share no archive path; paths are made absolute so the parts can live anywhere.
+python3 - "$CORPUS/request.json" "$PARTS_DIR" "$PARTS" <<'PY'
+import json, os, sys
+src, out, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+req = json.load(open(src))
+base = os.path.dirname(os.path.abspath(src))
+ab = lambda p: os.path.join(base, p)
+units = []
+for h in req["hosts"]:
+    if "agentLogDir" in h:
+        units.append({"hostname": h["hostname"], "agentLogDir": ab(h["agentLogDir"])})
+    for p in h.get("processes", []):
+        p = dict(p)
+        for k in ("logPath", "dbPath"):
+            if k in p:
+                p[k] = ab(p[k])
+        units.append({"hostname": h["hostname"], "processes": [p]})
+groups = [[] for _ in range(min(parts, len(units)))]
+for i, u in enumerate(units):
+    groups[i % len(groups)].append(u)
+for i, g in enumerate(groups):
+    hosts = {}
+    for u in g:
+        h = hosts.setdefault(u["hostname"], {"hostname": u["hostname"]})
+        if "agentLogDir" in u:
+            h["agentLogDir"] = u["agentLogDir"]
+        h.setdefault("processes", []).extend(u.get("processes", []))
+    part = dict(req, hosts=list(hosts.values()))
+    json.dump(part, open(os.path.join(out, "part%d.json" % i), "w"), indent=1)
+PY
+COLLECT_PARTS=0
+for req in "$PARTS_DIR"/part*.json; do
+    t0=$EPOCHREALTIME
+    "$LOGPACK" collect "$req" -o "${req%.json}.tar.gz" --quiet --threads "$N"
+    t1=$EPOCHREALTIME
+    COLLECT_PARTS=$(awk -v s="$COLLECT_PARTS" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", s + b - a}')
+done
+NPARTS=$(ls "$PARTS_DIR"/part*.tar.gz | wc -l)
+PARTS_BYTES=$(cat "$PARTS_DIR"/part*.tar.gz | wc -c)
+MERGE_WALLS=""
+MERGE_RSS=0
+for ((r = 1; r <= RUNS; r++)); do
+    rm -f "$PARTS_DIR/merged.tar.gz"
+    sync
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f '%e %M' -o "$TMP/time" "$LOGPACK" merge "$PARTS_DIR"/part*.tar.gz -o "$PARTS_DIR/merged.tar.gz" --quiet
+    t1=$EPOCHREALTIME
+    MERGE_WALLS+="$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}') "
+    rss=$(awk 'END {print $2}' "$TMP/time")
+    [ "$rss" -gt "$MERGE_RSS" ] && MERGE_RSS=$rss
+done
+"$LOGPACK" verify "$PARTS_DIR/merged.tar.gz" >"$TMP/verify" 2>&1 || {
+    echo "compare.sh: logpack verify of the merged archive failed:" >&2
+    cat "$TMP/verify" >&2
+    exit 1
+}
+echo "   merged: $(cat "$TMP/verify")" >&2
+
 # ---- statistics ------------------------------------------------------------------------------
 median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 paired() { # paired A B: median over rounds of wall(A)/wall(B) within the same round
@@ -186,6 +257,8 @@ R_SCALE=$(paired lp_gz lp_t1)
 R_SIZE_PIGZ=$(awk -v a="${SIZES[lp_gz]}" -v b="${SIZES[tar_pigz]}" 'BEGIN {printf "%.4f", a / b}')
 R_SIZE_GZIP=$(awk -v a="${SIZES[lp_gz]}" -v b="${SIZES[tar_gzip]}" 'BEGIN {printf "%.4f", a / b}')
 R_SIZE_ZSTD=$(awk -v a="${SIZES[lp_zst]}" -v b="${SIZES[tar_zstd]}" 'BEGIN {printf "%.4f", a / b}')
+MERGE_MED=$(median <<<"$MERGE_WALLS")
+R_MERGE=$(awk -v m="$MERGE_MED" -v c="$COLLECT_PARTS" 'BEGIN {printf "%.4f", m / c}')
 LP_RSS=0
 for key in lp_gz lp_t1 lp_zst; do [ "${RSSES[$key]}" -gt "$LP_RSS" ] && LP_RSS=${RSSES[$key]}; done
 
@@ -220,6 +293,15 @@ echo "the largest single process (tar, gzip, pigz or zstd), not their sum. logpa
 echo "renaming it into place; the peers do not. The ratio columns pair each logpack run with the peer run of the same round."
 echo
 
+echo "### logpack merge"
+echo
+echo "| what | figure |"
+echo "|---|---:|"
+echo "| parts collected (\`collect --threads $N\`, one run each) | $NPARTS archives, $(awk -v b="$PARTS_BYTES" 'BEGIN {printf "%.1f", b / 1e6}') MB, ${COLLECT_PARTS} s in all |"
+echo "| \`logpack merge\` of the $NPARTS parts, median of $RUNS | ${MERGE_MED} s ($(awk -v b="$PARTS_BYTES" -v m="$MERGE_MED" 'BEGIN {printf "%.0f", b / 1e6 / m}') MB/s) |"
+echo "| merge peak RSS | $(awk -v k="$MERGE_RSS" 'BEGIN {printf "%.1f", k / 1024}') MiB |"
+echo
+
 fail=0
 verdict() { # verdict LABEL VALUE OP LIMIT SHOWN
     local ok
@@ -227,7 +309,7 @@ verdict() { # verdict LABEL VALUE OP LIMIT SHOWN
     [ "$ok" = PASS ] || fail=1
     echo "| $1 | $5 | $3 $4 | **$ok** |"
 }
-echo "### Targets (issue 4)"
+echo "### Targets (issues 4 and 11)"
 echo
 echo "| target | measured | limit | result |"
 echo "|---|---:|---:|---|"
@@ -236,6 +318,8 @@ verdict "logpack tar.gz size / tar\\|pigz size" "$R_SIZE_PIGZ" "<=" 1 "$(printf 
 verdict "logpack tar.zst wall / tar -I 'zstd -3 -T$N' wall" "$R_ZSTD" "<=" 0.7 "$(printf '%.3f' "$R_ZSTD")"
 verdict "logpack --threads $N wall / --threads 1 wall$([ "$N" -ne 2 ] && echo ' (target is stated for 2 threads)')" "$R_SCALE" "<=" 0.59 "$(printf '%.3f' "$R_SCALE")"
 verdict "logpack peak RSS, every run (MiB)" "$(awk -v k="$LP_RSS" 'BEGIN {print k / 1024}')" "<=" 64 "$(awk -v k="$LP_RSS" 'BEGIN {printf "%.1f", k / 1024}')"
+verdict "merge of $NPARTS parts wall / their collect wall (issue 11)" "$R_MERGE" "<=" 0.1 "$(printf '%.4f' "$R_MERGE")"
+verdict "merge peak RSS (MiB)" "$(awk -v k="$MERGE_RSS" 'BEGIN {print k / 1024}')" "<=" 64 "$(awk -v k="$MERGE_RSS" 'BEGIN {printf "%.1f", k / 1024}')"
 echo
 echo "(For reference: logpack gz size / tar -czf size = $R_SIZE_GZIP.)"
 echo

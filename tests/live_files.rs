@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use common::*;
-use logpack::{Engine, Error, Format, Options, Output, Report, Request};
+use logpack::{CancelToken, Engine, Error, Format, Options, Output, Report, Request, RunSpec};
 use serde_json::{json, Value};
 
 fn engine(format: Format, level: Option<i32>) -> Engine {
@@ -486,7 +486,8 @@ fn cancel_token_from_another_thread_leaves_nothing_with(threads: usize) {
     let out_dir = t.mkdir("out");
     let out = out_dir.join("x.tar.gz");
     let engine = engine_with(threads, Format::TarGz, None);
-    let token = engine.cancel_token();
+    let run_token = CancelToken::default();
+    let token = run_token.clone();
 
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (cancelled_tx, cancelled_rx) = mpsc::channel::<()>();
@@ -506,7 +507,9 @@ fn cancel_token_from_another_thread_leaves_nothing_with(threads: usize) {
         }
         true
     };
-    let result = engine.collect(&req, Output::Path(out.clone()), Some(&mut cb));
+    let mut spec = RunSpec::new().cancel(run_token.clone());
+    spec.progress = Some(&mut cb);
+    let result = engine.run(&req, Output::Path(out.clone()), spec);
     canceller.join().unwrap();
     assert!(signalled);
     assert!(
@@ -521,12 +524,22 @@ fn cancel_token_from_another_thread_leaves_nothing_with(threads: usize) {
         names_in(&out_dir)
     );
     assert!(names_in(&out_dir).is_empty(), "{:?}", names_in(&out_dir));
-    // A cancelled engine stays cancelled.
+    // A cancelled token stays cancelled.
     assert!(matches!(
-        engine.collect(&req, Output::Path(out.clone()), None),
+        engine.run(
+            &req,
+            Output::Path(out.clone()),
+            RunSpec::new().cancel(run_token)
+        ),
         Err(Error::Cancelled)
     ));
     assert!(names_in(&out_dir).is_empty());
+    // The engine itself is not: the next run, with a token of its own, completes.
+    let report = engine
+        .collect(&req, Output::Path(out.clone()), None)
+        .unwrap();
+    assert!(report.is_complete());
+    assert_eq!(logpack(&["verify".as_ref(), out.as_os_str()]).code, 0);
 }
 
 #[test]

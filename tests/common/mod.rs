@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod entries;
+pub mod readers;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

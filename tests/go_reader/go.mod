@@ -1,0 +1,3 @@
+module logpackreader
+
+go 1.19
