@@ -134,6 +134,13 @@ fn a_run_takes_its_identity_from_the_spec() {
 #[test]
 fn the_same_redaction_key_gives_the_same_tokens() {
     let (t, _) = tree();
+    t.file(
+        "p0/mongod.log",
+        concat!(
+            r#"{"t":{"$date":"2026-11-20T10:00:00.000+00:00"},"s":"I","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{"remote":"192.168.1.2:50000"}}"#,
+            "\n"
+        ),
+    );
     let mut v: Value = json!({"redacted": true, "hosts": [{"hostname": "db1.example.net",
         "agentLogDir": t.path("agent")}]});
     v["hosts"][0]["processes"] = json!([{"type": "mongod", "replicaSet": "rs0", "port": 27017,

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -214,22 +215,55 @@ fn check_sample_archive(archive: &Path, entries: &[Entry]) {
 
 /// PRODUCT.md §2: one gzip stream (one member), or one zstd frame, and
 /// nothing after it.
-fn assert_single_stream(bytes: &[u8], fmt: Fmt) {
+/// The archive is ONE gzip member (or one zstd frame per child and the
+/// manifest's), followed only by the index, which decodes to nothing.
+fn assert_layout(bytes: &[u8], fmt: Fmt, children: usize) {
     match fmt {
         Fmt::Gz => {
             let mut rest = bytes;
             let mut decoder = flate2::bufread::GzDecoder::new(&mut rest);
-            std::io::copy(&mut decoder, &mut std::io::sink()).expect("gzip member decodes");
+            let mut tar = Vec::new();
+            decoder.read_to_end(&mut tar).expect("gzip member decodes");
             drop(decoder);
-            assert!(
-                rest.is_empty(),
-                "{} bytes after the first gzip member",
-                rest.len()
+            assert_eq!(
+                tar,
+                decompress(bytes),
+                "the first member holds the whole tar"
             );
+            assert!(!rest.is_empty(), "the index follows the archive's member");
+            assert_eq!(
+                &rest[..4],
+                &[0x1f, 0x8b, 8, 4],
+                "an empty member with FEXTRA"
+            );
+            let mut index = Vec::new();
+            flate2::read::MultiGzDecoder::new(rest)
+                .read_to_end(&mut index)
+                .expect("the index member decodes");
+            assert!(index.is_empty(), "the index decodes to nothing");
         }
         Fmt::Zst => {
-            let frame = zstd::zstd_safe::find_frame_compressed_size(bytes).expect("a zstd frame");
-            assert_eq!(frame, bytes.len(), "more than one zstd frame");
+            let mut at = 0;
+            let mut frames = Vec::new();
+            while at < bytes.len() {
+                let n = zstd::zstd_safe::find_frame_compressed_size(&bytes[at..])
+                    .expect("a zstd frame");
+                frames.push(&bytes[at..at + 4]);
+                at += n;
+            }
+            let (index, data) = frames.split_last().unwrap();
+            assert_eq!(
+                *index,
+                &0x184D_2A5Eu32.to_le_bytes()[..],
+                "a skippable frame last"
+            );
+            assert!(data.iter().all(|m| *m == [0x28, 0xb5, 0x2f, 0xfd]));
+            // Children without entries have no frame; the manifest has one.
+            assert!(
+                data.len() <= children + 1 && data.len() > 1,
+                "{} frames",
+                data.len()
+            );
         }
         Fmt::Tar => {}
     }
@@ -247,8 +281,9 @@ fn round_trip(fmt: Fmt) {
         Fmt::Zst => assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic"),
         Fmt::Tar => assert_eq!(&bytes[257..262], b"ustar", "tar magic"),
     }
-    assert_single_stream(&bytes, fmt);
     let entries = read_entries(&archive);
+    let children = manifest_of(&entries)["childJobs"].as_array().unwrap().len();
+    assert_layout(&bytes, fmt, children);
     check_sample_archive(&archive, &entries);
     check_outside_readers(&archive, fmt, &entries, &tmp.path("scratch"));
 

@@ -128,17 +128,24 @@ fn truncated_zstd() {
     assert_rejected(&cut, "truncated zstd");
 }
 
-/// Rewrites `src` (any format) as a tar.gz at `dst`, passing every entry
-/// through `keep`, and appending `extra` entries before the manifest.
+/// Rewrites `src` (any format) at `dst`, passing every entry through
+/// `keep`, and appending `extra` entries before the manifest: a plain tar
+/// (which has no fragment index), or a tar.gz without one when `dst` ends
+/// in `.gz`.
 fn rewrite(src: &Path, dst: &Path, keep: impl Fn(&Entry) -> bool, extra: &[(&str, &[u8])]) {
     let entries = read_entries(src);
     let (manifest, files) = entries.split_last().unwrap();
     assert_eq!(manifest.name, "manifest.json");
-    let gz = flate2::write::GzEncoder::new(
-        fs::File::create(dst).unwrap(),
-        flate2::Compression::default(),
-    );
-    let mut b = tar::Builder::new(gz);
+    let file = fs::File::create(dst).unwrap();
+    let out: Box<dyn Write> = if dst.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::default(),
+        ))
+    } else {
+        Box::new(file)
+    };
+    let mut b = tar::Builder::new(out);
     let mut add = |name: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
@@ -153,23 +160,33 @@ fn rewrite(src: &Path, dst: &Path, keep: impl Fn(&Entry) -> bool, extra: &[(&str
         add(name, data);
     }
     add(&manifest.name, &manifest.data);
-    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    b.into_inner().unwrap().flush().unwrap();
 }
 
 #[test]
 fn rewritten_archive_is_still_good() {
     // The control for the two tests below: an unchanged rewrite passes.
     let (t, out) = collected(Fmt::Gz);
-    let copy = t.path("copy.tar.gz");
+    let copy = t.path("copy.tar");
     rewrite(&out, &copy, |_| true, &[]);
     let run = verify(&copy);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]
+fn a_tar_gz_without_its_index_is_rejected() {
+    let (t, out) = collected(Fmt::Gz);
+    let copy = t.path("copy.tar.gz");
+    rewrite(&out, &copy, |_| true, &[]);
+    let run = verify(&copy);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no fragment index"), "{}", run.stderr);
+}
+
+#[test]
 fn manifest_lists_a_missing_file() {
     let (t, out) = collected(Fmt::Gz);
-    let damaged = t.path("missing.tar.gz");
+    let damaged = t.path("missing.tar");
     rewrite(&out, &damaged, |e| e.name != "h1/rs0/27017/mongod.log", &[]);
     assert_rejected(&damaged, "manifest lists a missing file");
 }
@@ -177,7 +194,7 @@ fn manifest_lists_a_missing_file() {
 #[test]
 fn entry_not_in_the_manifest() {
     let (t, out) = collected(Fmt::Gz);
-    let damaged = t.path("extra.tar.gz");
+    let damaged = t.path("extra.tar");
     rewrite(
         &out,
         &damaged,

@@ -246,9 +246,9 @@ impl<W: Write> Encoder<'_, W> {
         }
     }
 
-    /// Ends the final fragment and returns the output with every fragment's
-    /// end (the final one last) as offsets in the output.
-    fn finish(self) -> io::Result<(Sink<W>, Vec<FragmentEnd>)> {
+    /// Ends the final fragment (none for bare fragments) and returns the
+    /// output with every fragment's end, as offsets in the output.
+    fn finish(self, finish: Finish) -> io::Result<(Sink<W>, Vec<FragmentEnd>)> {
         match self {
             Encoder::Gz(e) => {
                 let bare = e.is_bare();
@@ -265,17 +265,24 @@ impl<W: Write> Encoder<'_, W> {
                 Ok((done.out, ends))
             }
             Encoder::Zst(mut z) => {
-                z.cut()?;
+                if finish == Finish::Archive {
+                    z.cut()?;
+                } else if z.frame.is_some() {
+                    return Err(io::Error::other("entries after the last fragment"));
+                }
                 let sink = z.take_sink()?;
                 Ok((sink, z.ends))
             }
             Encoder::Plain(mut p) => {
-                let size = p.sink.written - p.start;
-                p.ends.push(FragmentEnd {
-                    end: p.sink.written,
-                    crc: 0,
-                    size,
-                });
+                if finish == Finish::Archive {
+                    p.ends.push(FragmentEnd {
+                        end: p.sink.written,
+                        crc: 0,
+                        size: p.sink.written - p.start,
+                    });
+                } else if p.sink.written > p.start {
+                    return Err(io::Error::other("entries after the last fragment"));
+                }
                 Ok((p.sink, p.ends))
             }
         }
@@ -502,12 +509,8 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         let mut encoder = self.encoder.take().expect("finished once");
         if self.finish == Finish::Archive {
             encoder.write_all(&[0u8; 1024])?;
-        } else if let Encoder::Plain(p) = &encoder {
-            if p.sink.written > p.start {
-                return Err(io::Error::other("entries after the last fragment"));
-            }
         }
-        let (mut sink, ends) = encoder.finish()?;
+        let (mut sink, ends) = encoder.finish(self.finish)?;
         let paths = std::mem::take(&mut self.paths);
         let index = build_index(self.format, self.finish, paths, &ends)?;
         if let (Some(index), Finish::Archive) = (&index, self.finish) {
