@@ -304,7 +304,7 @@ impl Deployment {
             .plan(&request)
             .expect("bench corpus plans");
         assert!(
-            plan.components.iter().all(|c| c.error.is_none()),
+            plan.components.iter().all(|c| c.failures.is_empty()),
             "bench corpus plans without errors"
         );
         Deployment {

@@ -99,3 +99,101 @@ impl Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One thing that failed on a path while a component was planned or read:
+/// kept as data (which path, what was being done, the OS error) until the
+/// manifest's `errorMessage` is written, so that no failure overwrites
+/// another and paths can still be redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The path that failed.
+    pub path: PathBuf,
+    /// What was being done.
+    pub stage: Stage,
+    /// The OS error's text, or why.
+    pub error: String,
+    /// The OS error number, when there was one.
+    pub os_error: Option<i32>,
+}
+
+/// What was being done when a [`Failure`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Listing a directory or reading a path's metadata.
+    Listing,
+    /// Opening a file, or reading its metadata once opened.
+    Opening,
+    /// Reading a file to decide what selection keeps.
+    Selecting,
+    /// Reading a body at `offset`; the remaining `zero_filled` bytes of the
+    /// entry were archived as zeros.
+    Reading {
+        /// Where the read failed.
+        offset: u64,
+        /// How many bytes were zero-filled.
+        zero_filled: u64,
+    },
+    /// Reading a selected body; the rest of the entry was zero-filled.
+    ReadingSelected,
+    /// A process had neither its live log nor a rotated sibling.
+    NoLog,
+    /// The file's reader stopped without finishing it.
+    ReaderStopped,
+}
+
+impl Failure {
+    /// A failure caused by `e`.
+    pub fn io(path: impl Into<PathBuf>, stage: Stage, e: &io::Error) -> Failure {
+        Failure {
+            path: path.into(),
+            stage,
+            error: e.to_string(),
+            os_error: e.raw_os_error(),
+        }
+    }
+
+    /// A failure explained by `why`.
+    pub fn because(path: impl Into<PathBuf>, stage: Stage, why: impl Into<String>) -> Failure {
+        Failure {
+            path: path.into(),
+            stage,
+            error: why.into(),
+            os_error: None,
+        }
+    }
+
+    /// Replaces the directory `dir` at the start of the path by `token`.
+    pub(crate) fn redact_dir(&mut self, dir: &std::path::Path, token: &str) {
+        if let Ok(rest) = self.path.strip_prefix(dir) {
+            self.path = match rest.as_os_str().is_empty() {
+                true => PathBuf::from(token),
+                false => PathBuf::from(token).join(rest),
+            };
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, error) = (self.path.display(), &self.error);
+        match self.stage {
+            Stage::Listing | Stage::Opening | Stage::Selecting => write!(f, "{path}: {error}"),
+            Stage::Reading {
+                offset,
+                zero_filled,
+            } => write!(
+                f,
+                "{path}: read failed at offset {offset}: {error}; the remaining {zero_filled} bytes are zero-filled"
+            ),
+            Stage::ReadingSelected => write!(
+                f,
+                "{path}: read failed: {error}; the rest of the entry is zero-filled"
+            ),
+            Stage::NoLog => write!(
+                f,
+                "{path}: neither the live log nor a rotated sibling can be collected ({error})"
+            ),
+            Stage::ReaderStopped => write!(f, "{path}: the reader stopped unexpectedly"),
+        }
+    }
+}

@@ -27,6 +27,7 @@ pub mod compose;
 mod engine;
 mod error;
 pub mod ffi;
+mod jsonscan;
 pub mod manifest;
 mod output;
 #[doc(hidden)] // for benches/deflate.rs only

@@ -388,7 +388,11 @@ fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
 
 fn print_plan(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
     for c in &plan.components {
-        let status = if c.error.is_some() { "FAILURE" } else { "ok" };
+        let status = if c.failures.is_empty() {
+            "ok"
+        } else {
+            "FAILURE"
+        };
         writeln!(
             out,
             "{} {} {} [{status}] {} files, {} bytes",
@@ -398,8 +402,8 @@ fn print_plan(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
             c.files.len(),
             c.bytes
         )?;
-        if let Some(e) = &c.error {
-            writeln!(out, "    error: {e}")?;
+        for f in &c.failures {
+            writeln!(out, "    error: {f}")?;
         }
         for f in c.files.iter() {
             let f = f?;

@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
@@ -31,14 +31,15 @@ use jiff::Timestamp;
 
 use crate::archive::index::Index;
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result, Stage};
 use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spilled, Status};
 use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
+use crate::redact::Redactor;
 use crate::request::{LogType, Request};
 use crate::run::{CancelToken, ProgressFn};
 use crate::select::{self, Selection};
 use crate::spill::Spill;
-use crate::walk::{Plan, Skipped};
+use crate::walk::{join_failures, source_dir_token, Plan, Skipped};
 use crate::Engine;
 
 /// Batches whose readers may run ahead of the writer, per pool thread.
@@ -281,30 +282,44 @@ struct ChildState {
     skipped: Option<(Range<u64>, usize)>,
     archived_bytes: u64,
     truncated: bool,
-    errors: Vec<String>,
-    more_errors: usize,
+    /// The run's failures, the first `MAX_ERRORS` of them.
+    failures: Vec<Failure>,
+    more_failures: usize,
 }
 
 impl ChildState {
-    fn error(&mut self, message: String) {
-        if self.errors.len() < MAX_ERRORS {
-            self.errors.push(message);
+    fn fail(&mut self, failure: Failure) {
+        if self.failures.len() < MAX_ERRORS {
+            self.failures.push(failure);
         } else {
-            self.more_errors += 1;
+            self.more_failures += 1;
         }
     }
 
-    /// The child's `errorMessage`: the planning error, if any, then the
-    /// run's errors; `None` when there are none.
-    fn error_message(&self, planning: Option<&str>) -> Option<String> {
-        let mut errors: Vec<&str> = planning.into_iter().collect();
-        errors.extend(self.errors.iter().map(String::as_str));
-        if errors.is_empty() {
+    /// The child's `errorMessage`: the planning failures, then the run's,
+    /// at most `MAX_ERRORS` in all and a count of the rest; `None` when
+    /// there are none. With `redact`, paths under the component's source
+    /// directory show its token instead.
+    fn error_message(&self, planning: &[Failure], redact: Option<(&Path, &str)>) -> Option<String> {
+        let all = planning.len() + self.failures.len() + self.more_failures;
+        if all == 0 {
             return None;
         }
-        let mut message = errors.join("; ");
-        if self.more_errors > 0 {
-            message.push_str(&format!("; and {} more errors", self.more_errors));
+        let shown: Vec<Failure> = planning
+            .iter()
+            .chain(&self.failures)
+            .take(MAX_ERRORS)
+            .cloned()
+            .map(|mut f| {
+                if let Some((dir, token)) = redact {
+                    f.redact_dir(dir, token);
+                }
+                f
+            })
+            .collect();
+        let mut message = join_failures(&shown);
+        if all > shown.len() {
+            message.push_str(&format!("; and {} more errors", all - shown.len()));
         }
         Some(message)
     }
@@ -370,8 +385,8 @@ impl Records {
         outcome: ReadOutcome,
         tokens: &mut BTreeMap<String, String>,
     ) -> io::Result<()> {
-        if let Some(e) = &outcome.error {
-            state.error(e.clone());
+        if let Some(f) = outcome.error {
+            state.fail(f);
         }
         let picked = outcome.selection;
         tokens.extend(picked.tokens);
@@ -401,8 +416,8 @@ impl Records {
         why: Unavailable,
     ) -> io::Result<()> {
         let reason = match why {
-            Unavailable::Failed(e) => {
-                state.error(e);
+            Unavailable::Failed(f) => {
+                state.fail(f);
                 return Ok(());
             }
             Unavailable::Vanished => "removed before it could be read (rotated away)".to_string(),
@@ -568,8 +583,8 @@ impl<W: Write> Assembler<'_, '_, '_, W> {
                 source.display()
             ))));
         }
-        let error = format!("{}: the reader stopped unexpectedly", source.display());
-        self.states[self.component].error(error);
+        let failure = Failure::because(source, Stage::ReaderStopped, "");
+        self.states[self.component].fail(failure);
         self.next_file();
         Ok(())
     }
@@ -663,8 +678,9 @@ pub(crate) fn run<W: Write>(
         ..
     } = assembler;
 
-    let manifest =
-        build_manifest(request, plan, settings, states, records).map_err(Error::Scratch)?;
+    let redactor = selection.redactor.as_ref();
+    let manifest = build_manifest(request, plan, settings, redactor, states, records)
+        .map_err(Error::Scratch)?;
     if settings.finish == Finish::Archive {
         let finished = Timestamp::now().as_second().max(0) as u64;
         append_manifest(&mut archive, finished, |w| {
@@ -702,8 +718,8 @@ pub(crate) fn append_manifest<W: Write>(
             Ok(())
         }
     }
-    struct Body<'w, 'p, W: Write>(&'w mut ArchiveWriter<'p, W>);
-    impl<W: Write> Write for Body<'_, '_, W> {
+    struct EntryBody<'w, 'p, W: Write>(&'w mut ArchiveWriter<'p, W>);
+    impl<W: Write> Write for EntryBody<'_, '_, W> {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             self.0.write_body(buf)?;
             Ok(buf.len())
@@ -716,7 +732,7 @@ pub(crate) fn append_manifest<W: Write>(
     let mut count = Count(0);
     manifest(&mut count)?;
     archive.begin_entry(manifest::MANIFEST_NAME, count.0, mtime, false)?;
-    let mut body = io::BufWriter::with_capacity(64 << 10, Body(archive));
+    let mut body = io::BufWriter::with_capacity(64 << 10, EntryBody(archive));
     manifest(&mut body)?;
     body.flush()?;
     drop(body);
@@ -727,6 +743,7 @@ fn build_manifest(
     request: &Request,
     plan: &Plan,
     settings: &Settings<'_>,
+    redactor: Option<&Redactor>,
     mut states: Vec<ChildState>,
     mut records: Records,
 ) -> io::Result<RunManifest> {
@@ -744,7 +761,9 @@ fn build_manifest(
     let size_limit_hit = states.iter().any(|s| s.truncated);
     let mut children = Vec::with_capacity(plan.components.len());
     for (c, state) in plan.components.iter().zip(states) {
-        let error_message = state.error_message(c.error.as_deref());
+        let token = redactor.map(|r| source_dir_token(r, &c.source_dir));
+        let redact = token.as_deref().map(|t| (c.source_dir.as_path(), t));
+        let error_message = state.error_message(&c.failures, redact);
         let (file_range, file_count) = state.files.unwrap_or_default();
         let (skip_range, skip_count) = state.skipped.unwrap_or_default();
         children.push(ChildJob {
@@ -812,21 +831,40 @@ mod tests {
 
     #[test]
     fn a_child_keeps_its_first_errors_and_counts_the_rest() {
+        let denied = || io::Error::from_raw_os_error(libc::EACCES);
         let mut state = ChildState::default();
-        assert_eq!(state.error_message(None), None);
+        assert_eq!(state.error_message(&[], None), None);
+        let planning = [Failure::io("/logs", Stage::Listing, &denied())];
         assert_eq!(
-            state.error_message(Some("/logs: denied")).as_deref(),
-            Some("/logs: denied")
+            state.error_message(&planning, None).as_deref(),
+            Some("/logs: Permission denied (os error 13)")
         );
         for i in 0..MAX_ERRORS + 5 {
-            state.error(format!("f{i}: failed"));
+            state.fail(Failure::because(
+                format!("/logs/f{i}"),
+                Stage::Opening,
+                "failed",
+            ));
         }
-        let message = state.error_message(Some("/logs: denied")).unwrap();
+        let message = state.error_message(&planning, None).unwrap();
         let parts: Vec<&str> = message.split("; ").collect();
-        assert_eq!(parts.len(), 1 + MAX_ERRORS + 1);
-        assert_eq!(parts[0], "/logs: denied");
-        assert_eq!(parts[1], "f0: failed");
-        assert_eq!(parts[MAX_ERRORS], format!("f{}: failed", MAX_ERRORS - 1));
-        assert_eq!(parts[MAX_ERRORS + 1], "and 5 more errors");
+        assert_eq!(parts.len(), MAX_ERRORS + 1);
+        assert_eq!(parts[0], "/logs: Permission denied (os error 13)");
+        assert_eq!(parts[1], "/logs/f0: failed");
+        assert_eq!(
+            parts[MAX_ERRORS - 1],
+            format!("/logs/f{}: failed", MAX_ERRORS - 2)
+        );
+        assert_eq!(parts[MAX_ERRORS], "and 6 more errors");
+        // No failure overwrites another, and the redacted form hides the directory.
+        let redacted = state
+            .error_message(&planning, Some((Path::new("/logs"), "secret-1")))
+            .unwrap();
+        assert!(
+            redacted.starts_with("secret-1: Permission denied"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("secret-1/f0: failed"), "{redacted}");
+        assert!(!redacted.contains("/logs"), "{redacted}");
     }
 }

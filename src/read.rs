@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use sha2::{Digest, Sha256};
 
+use crate::error::{Failure, Stage};
 use crate::select::text::{self, At, TextDecision};
 use crate::select::{ftdc, FileSelection, Selection};
 use crate::CancelToken;
@@ -56,7 +57,7 @@ pub(crate) enum Unavailable {
     /// Became something other than a regular file.
     NotRegular(String),
     /// Could not be opened, stat'ed or selected: the component fails.
-    Failed(String),
+    Failed(Failure),
     /// Selection keeps nothing of it.
     NotSelected(String),
 }
@@ -68,7 +69,7 @@ pub(crate) struct ReadOutcome {
     /// Growth, shrinkage and similar remarks.
     pub notes: Vec<String>,
     /// A read error: the rest of the body is zero-filled and the component fails.
-    pub error: Option<String>,
+    pub error: Option<Failure>,
     /// Size of the source when it was opened.
     pub source_bytes: u64,
     /// What selection did to the file.
@@ -114,7 +115,7 @@ pub(crate) fn read_file(job: &ReadJob, send: &Outbox<'_>, cancel: &CancelToken) 
                 _ if e.raw_os_error() == Some(libc::ELOOP) => {
                     Unavailable::NotRegular("became a symlink after planning".into())
                 }
-                _ => Unavailable::Failed(format!("{}: {e}", path.display())),
+                _ => Unavailable::Failed(Failure::io(path, Stage::Opening, &e)),
             };
             send(Message::Unavailable(why));
             return;
@@ -123,9 +124,10 @@ pub(crate) fn read_file(job: &ReadJob, send: &Outbox<'_>, cancel: &CancelToken) 
     let meta = match file.metadata() {
         Ok(m) => m,
         Err(e) => {
-            send(Message::Unavailable(Unavailable::Failed(format!(
-                "{}: {e}",
-                path.display()
+            send(Message::Unavailable(Unavailable::Failed(Failure::io(
+                path,
+                Stage::Opening,
+                &e,
             ))));
             return;
         }
@@ -157,9 +159,10 @@ pub(crate) fn read_file(job: &ReadJob, send: &Outbox<'_>, cancel: &CancelToken) 
             }
             Err(_) if cancel.is_cancelled() => return,
             Err(e) => {
-                send(Message::Unavailable(Unavailable::Failed(format!(
-                    "{}: {e}",
-                    path.display()
+                send(Message::Unavailable(Unavailable::Failed(Failure::io(
+                    path,
+                    Stage::Selecting,
+                    &e,
                 ))));
                 return;
             }
@@ -196,11 +199,11 @@ pub(crate) fn read_file(job: &ReadJob, send: &Outbox<'_>, cancel: &CancelToken) 
                 Ok(_) => {}
                 Err(e) => {
                     padding = true;
-                    error = Some(format!(
-                        "{}: read failed at offset {done}: {e}; the remaining {} bytes are zero-filled",
-                        path.display(),
-                        size - done
-                    ));
+                    let stage = Stage::Reading {
+                        offset: done,
+                        zero_filled: size - done,
+                    };
+                    error = Some(Failure::io(path, stage, &e));
                 }
             }
         }
@@ -337,10 +340,7 @@ fn stream_selected(
         if cancel.is_cancelled() {
             return;
         }
-        error = Some(format!(
-            "{}: read failed: {e}; the rest of the entry is zero-filled",
-            job.source.display()
-        ));
+        error = Some(Failure::io(&job.source, Stage::ReadingSelected, &e));
     }
     let short = len - out.written.min(len);
     if short > 0 && error.is_none() {

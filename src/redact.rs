@@ -84,6 +84,7 @@
 use std::net::Ipv6Addr;
 use std::sync::{Arc, LazyLock};
 
+use crate::jsonscan;
 use memchr::{memchr, memchr2, memmem, memrchr};
 use regex::bytes::Regex;
 
@@ -607,53 +608,26 @@ fn decode_json_string(raw: &[u8], dec: &mut Vec<u8>, map: &mut Vec<u32>) {
             continue;
         }
         let start = i;
-        let Some(&c) = raw.get(i + 1) else {
-            // A lone backslash at the end: keep it.
-            dec.push(b);
-            map.push(i as u32);
-            break;
-        };
-        i += 2;
-        let mut buf = [0u8; 4];
-        let bytes: &[u8] = match c {
-            b'n' => b"\n",
-            b't' => b"\t",
-            b'r' => b"\r",
-            b'b' => b"\x08",
-            b'f' => b"\x0c",
-            b'u' => {
-                let hex4 = |at: usize| -> Option<u32> {
-                    let h = raw.get(at..at + 4)?;
-                    u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-                };
-                match hex4(i) {
-                    Some(hi) => {
-                        i += 4;
-                        let mut cp = hi;
-                        if (0xD800..0xDC00).contains(&hi)
-                            && raw.get(i) == Some(&b'\\')
-                            && raw.get(i + 1) == Some(&b'u')
-                        {
-                            if let Some(lo) = hex4(i + 2).filter(|lo| (0xDC00..0xE000).contains(lo))
-                            {
-                                cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                i += 6;
-                            }
-                        }
-                        char::from_u32(cp)
-                            .unwrap_or(char::REPLACEMENT_CHARACTER)
-                            .encode_utf8(&mut buf)
-                            .as_bytes()
-                    }
-                    None => b"u",
+        match jsonscan::unescape_at(raw, i) {
+            Some((decoded, next)) => {
+                for &d in decoded.as_bytes() {
+                    dec.push(d);
+                    map.push(start as u32);
                 }
+                i = next;
             }
-            // `\"`, `\\`, `\/`, and invalid escapes: the character itself.
-            _ => std::slice::from_ref(&raw[start + 1]),
-        };
-        for &d in bytes {
-            dec.push(d);
-            map.push(start as u32);
+            // A lone backslash at the end: kept.
+            None if i + 1 == raw.len() => {
+                dec.push(b);
+                map.push(i as u32);
+                break;
+            }
+            // An invalid escape (`\q`, `\u` without hex digits): the letter.
+            None => {
+                dec.push(raw[i + 1]);
+                map.push(start as u32);
+                i += 2;
+            }
         }
     }
     map.push(raw.len() as u32);

@@ -105,12 +105,13 @@ pub fn verify_reader(mut input: impl io::BufRead) -> Result<Verified> {
     check_tar(decoder, None)
 }
 
+/// Checks that the entry `name`, whose header is at this offset of the
+/// tar stream, lies in the right fragment.
+type Place<'a> = &'a dyn Fn(&str, u64) -> Result<()>;
+
 /// Checks the tar stream of `decoder` against its manifest; `place` checks
 /// where each entry's header lies.
-fn check_tar(
-    decoder: impl Read,
-    place: Option<&dyn Fn(&str, u64) -> Result<()>>,
-) -> Result<Verified> {
+fn check_tar(decoder: impl Read, place: Option<Place<'_>>) -> Result<Verified> {
     let corrupt = |what: String| Error::Corrupt(what);
     let mut archive = tar::Archive::new(decoder);
     let mut seen: Vec<(String, u64, String)> = Vec::new();

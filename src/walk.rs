@@ -20,6 +20,7 @@ use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Failure, Stage};
 use crate::redact::{self, Redactor};
 use crate::request::{archive_glob, Host, LogType, Process, Request};
 use crate::spill::sort::ExternalSort;
@@ -67,8 +68,10 @@ pub struct ComponentPlan {
     pub bytes: u64,
     /// Entries seen but not collected, with the reason, by name.
     pub skipped: Spilled<Skipped>,
-    /// Set when the component failed: names the path and the OS error.
-    pub error: Option<String>,
+    /// Why the component failed, if it did: each path and its OS error.
+    /// In JSON (`--dry-run --json`), `error`: their messages joined, or null.
+    #[serde(rename = "error", serialize_with = "failures_json")]
+    pub failures: Vec<Failure>,
     /// Remarks that are not failures (e.g. no files of this type).
     pub notes: Vec<String>,
 }
@@ -216,7 +219,7 @@ fn plan_with_sort_memory(
     sort_memory: usize,
 ) -> io::Result<Plan> {
     let specs = components(request);
-    let selection = Selection::new(request);
+    let filter = PathFilter::new(request);
     let store = PlanStore {
         files: Mutex::new(Spill::new("the plan's file list")),
         skipped: Mutex::new(Spill::new("the plan's skipped entries")),
@@ -228,7 +231,7 @@ fn plan_with_sort_memory(
                 ComponentSpec::Mongo { process, .. } => Some(live_name(process)),
                 _ => None,
             };
-            let mut listing = Listing::new(head(spec), live, &selection, sort_memory);
+            let mut listing = Listing::new(head(spec), live, &filter, sort_memory);
             plan_component(spec, &mut listing)?;
             listing.store(&store, redactor)
         })
@@ -247,7 +250,7 @@ fn plan_with_sort_memory(
                 files: Spilled::new(files.clone(), l.files.0, l.files.1),
                 bytes: l.bytes,
                 skipped: Spilled::new(skipped.clone(), l.skipped.0, l.skipped.1),
-                error: l.head.error,
+                failures: l.head.failures,
                 notes: l.head.notes,
             })
         })
@@ -267,7 +270,7 @@ struct Head {
     log_type: LogType,
     archive_dir: String,
     source_dir: PathBuf,
-    error: Option<String>,
+    failures: Vec<Failure>,
     notes: Vec<String>,
 }
 
@@ -286,7 +289,7 @@ pub type FileKey = (bool, String, Rotation, String, bool);
 /// A component while its directory is listed.
 struct Listing<'s> {
     head: Head,
-    selection: &'s Selection,
+    filter: &'s PathFilter,
     files: ExternalSort<PlannedFile, FileKey>,
     skipped: ExternalSort<Skipped, String>,
     /// Regular files found, before the request's include/exclude globs.
@@ -300,7 +303,7 @@ struct Listing<'s> {
 }
 
 /// The request's `include`/`exclude` globs on archive paths; exclude wins.
-struct Selection {
+struct PathFilter {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
     /// Whether selection applies to text files: a text `.gz` is then
@@ -309,8 +312,8 @@ struct Selection {
     decompresses_gz: bool,
 }
 
-impl Selection {
-    fn new(request: &Request) -> Selection {
+impl PathFilter {
+    fn new(request: &Request) -> PathFilter {
         let set = |patterns: &[String]| {
             if patterns.is_empty() {
                 return None;
@@ -324,7 +327,7 @@ impl Selection {
                     .expect("patterns are checked when the request is parsed"),
             )
         };
-        Selection {
+        PathFilter {
             include: set(&request.include),
             exclude: set(&request.exclude),
             decompresses_gz: crate::select::Selection::from_request(request, None).is_active()
@@ -350,12 +353,12 @@ impl Selection {
 }
 
 impl<'s> Listing<'s> {
-    fn new(head: Head, live: Option<String>, selection: &'s Selection, sort_memory: usize) -> Self {
+    fn new(head: Head, live: Option<String>, filter: &'s PathFilter, sort_memory: usize) -> Self {
         let live_in_key = live.clone();
-        let decompress_gz = selection.decompresses_gz && head.log_type != LogType::Ftdc;
+        let decompress_gz = filter.decompresses_gz && head.log_type != LogType::Ftdc;
         Listing {
             head,
-            selection,
+            filter,
             files: ExternalSort::new(
                 sort_memory,
                 "the plan's file list",
@@ -382,7 +385,7 @@ impl<'s> Listing<'s> {
     /// A regular file: planned, unless the request's globs leave it out.
     fn file(&mut self, file: PlannedFile) -> io::Result<()> {
         self.found += 1;
-        if self.selection.selects(&self.head.archive_dir, &file.name) {
+        if self.filter.selects(&self.head.archive_dir, &file.name) {
             self.files.push(file)
         } else {
             self.skip(
@@ -442,12 +445,16 @@ impl<'s> Listing<'s> {
 
         // Source paths are secrets when redacting: each becomes its token.
         let dir = head.source_dir.display().to_string();
-        let dir_token = redactor.map(|r| r.token(redact::Kind::Secret, &dir));
+        let dir_token = redactor.map(|r| source_dir_token(r, &head.source_dir));
         let scrub = |text: String| match &dir_token {
             Some(token) if !dir.is_empty() => text.replace(&dir, token),
             _ => text,
         };
-        head.error = head.error.map(scrub);
+        if let Some(token) = &dir_token {
+            for f in &mut head.failures {
+                f.redact_dir(&head.source_dir, token);
+            }
+        }
         head.notes = head.notes.into_iter().map(scrub).collect();
         let mut skip_count = 0;
         let skipped_range = {
@@ -484,7 +491,7 @@ fn head(spec: &ComponentSpec<'_>) -> Head {
         log_type,
         archive_dir,
         source_dir: dir.to_path_buf(),
-        error: None,
+        failures: Vec::new(),
         notes: Vec::new(),
     };
     match *spec {
@@ -564,7 +571,7 @@ fn plan_component(spec: &ComponentSpec<'_>, l: &mut Listing<'_>) -> io::Result<(
             let live = live_name(process);
             let sibling_prefix = format!("{live}.");
             list_flat(l, &|name| name == live || name.starts_with(&sibling_prefix))?;
-            if l.head.error.is_none() && l.found == 0 {
+            if l.head.failures.is_empty() && l.found == 0 {
                 let why = match &l.live_skipped {
                     Some(reason) => reason.clone(),
                     None => match fs::symlink_metadata(&process.log_path) {
@@ -572,10 +579,9 @@ fn plan_component(spec: &ComponentSpec<'_>, l: &mut Listing<'_>) -> io::Result<(
                         Ok(_) => "not selected".to_string(),
                     },
                 };
-                l.head.error = Some(format!(
-                    "{}: neither the live log nor a rotated sibling can be collected ({why})",
-                    process.log_path.display()
-                ));
+                l.head
+                    .failures
+                    .push(Failure::because(&process.log_path, Stage::NoLog, why));
             }
             Ok(())
         }
@@ -599,8 +605,27 @@ fn glob(pattern: &str) -> GlobMatcher {
         .compile_matcher()
 }
 
-fn path_error(path: &Path, e: &io::Error) -> String {
-    format!("{}: {e}", path.display())
+/// The token that stands for a component's source directory in messages
+/// when redacting: paths are secrets.
+pub(crate) fn source_dir_token(redactor: &Redactor, dir: &Path) -> String {
+    redactor.token(redact::Kind::Secret, &dir.display().to_string())
+}
+
+/// A component's failures as the dry run's JSON shows them.
+fn failures_json<S: serde::Serializer>(failures: &[Failure], s: S) -> Result<S::Ok, S::Error> {
+    match failures {
+        [] => s.serialize_none(),
+        _ => s.serialize_str(&join_failures(failures)),
+    }
+}
+
+/// Failure messages joined with `; `.
+pub(crate) fn join_failures(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// What a directory entry turned out to be.
@@ -654,14 +679,14 @@ fn list_flat(l: &mut Listing<'_>, wanted: &dyn Fn(&str) -> bool) -> io::Result<(
     let root = match fs::canonicalize(&dir) {
         Ok(r) => r,
         Err(e) => {
-            l.head.error = Some(path_error(&dir, &e));
+            l.head.failures.push(Failure::io(&dir, Stage::Listing, &e));
             return Ok(());
         }
     };
     let entries = match fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) => {
-            l.head.error = Some(path_error(&dir, &e));
+            l.head.failures.push(Failure::io(&dir, Stage::Listing, &e));
             return Ok(());
         }
     };
@@ -669,7 +694,7 @@ fn list_flat(l: &mut Listing<'_>, wanted: &dyn Fn(&str) -> bool) -> io::Result<(
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                l.head.error = Some(path_error(&dir, &e));
+                l.head.failures.push(Failure::io(&dir, Stage::Listing, &e));
                 return Ok(());
             }
         };
@@ -678,7 +703,7 @@ fn list_flat(l: &mut Listing<'_>, wanted: &dyn Fn(&str) -> bool) -> io::Result<(
             add_found(l, &entry.path(), &root, name)?;
         }
     }
-    if l.head.error.is_none() && l.found == 0 && l.live.is_none() {
+    if l.head.failures.is_empty() && l.found == 0 && l.live.is_none() {
         let note = format!("no {} files in {}", l.head.log_type, dir.display());
         l.head.notes.push(note);
     }
@@ -714,7 +739,7 @@ fn add_found(l: &mut Listing<'_>, path: &Path, root: &Path, name: String) -> io:
         // The entry vanished between listing and stat: nothing to collect.
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => {
-            l.head.error = Some(path_error(path, &e));
+            l.head.failures.push(Failure::io(path, Stage::Listing, &e));
             Ok(())
         }
     }
@@ -727,7 +752,9 @@ fn plan_ftdc(l: &mut Listing<'_>, process: &Process) -> io::Result<()> {
     // FTDC is disabled.
     if let Some(parent) = dir.parent() {
         if let Err(e) = fs::metadata(parent) {
-            l.head.error = Some(path_error(parent, &e));
+            l.head
+                .failures
+                .push(Failure::io(parent, Stage::Listing, &e));
             return Ok(());
         }
     }
@@ -742,7 +769,7 @@ fn plan_ftdc(l: &mut Listing<'_>, process: &Process) -> io::Result<()> {
             return Ok(());
         }
         Err(e) => {
-            l.head.error = Some(path_error(&dir, &e));
+            l.head.failures.push(Failure::io(&dir, Stage::Listing, &e));
             return Ok(());
         }
     };
@@ -753,9 +780,9 @@ fn plan_ftdc(l: &mut Listing<'_>, process: &Process) -> io::Result<()> {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(&dir).to_path_buf();
-                l.head.error = Some(match e.io_error() {
-                    Some(io) => path_error(&path, io),
-                    None => format!("{}: {e}", path.display()),
+                l.head.failures.push(match e.io_error() {
+                    Some(io) => Failure::io(&path, Stage::Listing, io),
+                    None => Failure::because(&path, Stage::Listing, e.to_string()),
                 });
                 return Ok(());
             }
@@ -844,7 +871,7 @@ pub fn file_key(name: &str, live: Option<&str>, decompress_gz: bool) -> FileKey 
 mod tests {
     use super::*;
 
-    const NO_GLOBS: Selection = Selection {
+    const NO_GLOBS: PathFilter = PathFilter {
         include: None,
         exclude: None,
         decompresses_gz: false,
@@ -856,7 +883,7 @@ mod tests {
             log_type: LogType::Mongodb,
             archive_dir: "h".into(),
             source_dir: "/logs".into(),
-            error: None,
+            failures: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -876,7 +903,7 @@ mod tests {
         names: &[String],
         live: Option<&str>,
         sort_memory: usize,
-        selection: &Selection,
+        selection: &PathFilter,
     ) -> (Vec<PlannedFile>, Vec<Skipped>) {
         let mut l = Listing::new(
             test_head(),
@@ -1029,7 +1056,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let selecting = Selection {
+        let selecting = PathFilter {
             include: None,
             exclude: None,
             decompresses_gz: true,

@@ -75,13 +75,13 @@ impl FromStr for Format {
 
 /// The bottom of the stack: counts what it forwards to the output, until
 /// abandoned; then it refuses every write.
-struct Sink<W> {
+struct Gate<W> {
     inner: W,
     open: bool,
     written: u64,
 }
 
-impl<W: Write> Write for Sink<W> {
+impl<W: Write> Write for Gate<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if !self.open {
             return Err(io::Error::other("archive abandoned"));
@@ -103,8 +103,8 @@ impl<W: Write> Write for Sink<W> {
 /// after a cut and finished by the next cut.
 struct ZstFrames<W: Write> {
     /// The output while no frame is open.
-    idle: Option<Sink<W>>,
-    frame: Option<zstd::stream::write::Encoder<'static, Sink<W>>>,
+    idle: Option<Gate<W>>,
+    frame: Option<zstd::stream::write::Encoder<'static, Gate<W>>>,
     level: i32,
     threads: usize,
     /// Input of the current fragment so far.
@@ -113,14 +113,14 @@ struct ZstFrames<W: Write> {
 }
 
 impl<W: Write> ZstFrames<W> {
-    fn sink(&mut self) -> Option<&mut Sink<W>> {
+    fn sink(&mut self) -> Option<&mut Gate<W>> {
         match &mut self.frame {
             Some(f) => Some(f.get_mut()),
             None => self.idle.as_mut(),
         }
     }
 
-    fn take_sink(&mut self) -> io::Result<Sink<W>> {
+    fn take_sink(&mut self) -> io::Result<Gate<W>> {
         if let Some(frame) = self.frame.take() {
             return frame.finish();
         }
@@ -169,19 +169,19 @@ impl<W: Write> Write for ZstFrames<W> {
 
 /// Plain tar: fragments are byte ranges of the output.
 struct PlainFragments<W> {
-    sink: Sink<W>,
+    sink: Gate<W>,
     start: u64,
     ends: Vec<FragmentEnd>,
 }
 
 enum Encoder<'p, W: Write> {
-    Gz(ParallelGzWriter<'p, Sink<W>>),
+    Gz(ParallelGzWriter<'p, Gate<W>>),
     Zst(ZstFrames<W>),
     Plain(PlainFragments<W>),
 }
 
 impl<W: Write> Encoder<'_, W> {
-    fn sink(&mut self) -> Option<&mut Sink<W>> {
+    fn sink(&mut self) -> Option<&mut Gate<W>> {
         match self {
             Encoder::Gz(e) => Some(e.get_mut()),
             Encoder::Zst(e) => e.sink(),
@@ -208,7 +208,7 @@ impl<W: Write> Encoder<'_, W> {
 
     /// Copies a whole fragment made elsewhere. Must follow a cut.
     fn append_fragment(&mut self, src: &mut dyn Read, f: &Fragment) -> io::Result<()> {
-        let copy = |sink: &mut Sink<W>, src: &mut dyn Read| -> io::Result<()> {
+        let copy = |sink: &mut Gate<W>, src: &mut dyn Read| -> io::Result<()> {
             let copied = io::copy(&mut src.take(f.length), sink)?;
             if copied != f.length {
                 return Err(io::Error::new(
@@ -248,7 +248,7 @@ impl<W: Write> Encoder<'_, W> {
 
     /// Ends the final fragment (none for bare fragments) and returns the
     /// output with every fragment's end, as offsets in the output.
-    fn finish(self, finish: Finish) -> io::Result<(Sink<W>, Vec<FragmentEnd>)> {
+    fn finish(self, finish: Finish) -> io::Result<(Gate<W>, Vec<FragmentEnd>)> {
         match self {
             Encoder::Gz(e) => {
                 let bare = e.is_bare();
@@ -363,7 +363,7 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         pool: Option<&'p rayon::ThreadPool>,
         finish: Finish,
     ) -> io::Result<Self> {
-        let sink = Sink {
+        let sink = Gate {
             inner: out,
             open: true,
             written: 0,
@@ -668,6 +668,85 @@ mod tests {
             ArchiveWriter::new(Vec::new(), Format::Tar, 0, 1, None, Finish::Archive).unwrap();
         w.begin_entry("f", 1, 0, false).unwrap();
         assert!(w.finish().is_err());
+    }
+
+    #[test]
+    fn a_dropped_plain_tar_gets_no_end_blocks() {
+        let mut out = Vec::new();
+        {
+            let mut w =
+                ArchiveWriter::new(&mut out, Format::Tar, 0, 1, None, Finish::Archive).unwrap();
+            append(&mut w, "a", b"whole").unwrap();
+            w.begin_entry("b", 10, 0, false).unwrap();
+            w.write_body(b"half").unwrap();
+            // Dropped as a panic would drop it: mid-entry, unfinished.
+        }
+        // Header and padded body of "a", then the header and 4 bytes of "b":
+        // no padding, no end-of-archive blocks.
+        assert_eq!(out.len(), 512 + 512 + 512 + 4);
+        let mut archive = tar::Archive::new(&out[..]);
+        let read: Result<Vec<_>, _> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.and_then(|mut e| e.read_to_end(&mut Vec::new())))
+            .collect();
+        assert!(read.is_err(), "a cut-off tar must not read as complete");
+    }
+
+    #[test]
+    fn fragments_tile_the_output_and_decode_alone() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut w = ArchiveWriter::new(
+            Vec::new(),
+            Format::TarGz,
+            6,
+            2,
+            Some(&pool),
+            Finish::Archive,
+        )
+        .unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        append(&mut w, "c0/big", &big).unwrap();
+        w.cut("c0").unwrap();
+        w.cut("c1").unwrap(); // an empty child
+        append(&mut w, "c2/small", b"small").unwrap();
+        w.cut("c2").unwrap();
+        append(&mut w, "manifest.json", b"{}").unwrap();
+        let Written { out, index } = w.finish().unwrap();
+        let index = index.unwrap();
+        let paths: Vec<_> = index
+            .children
+            .iter()
+            .map(|f| f.path.clone().unwrap())
+            .collect();
+        assert_eq!(paths, ["c0", "c1", "c2"]);
+        assert_eq!(index.children[0].offset, 10);
+        assert_eq!(index.children[1].length, 0);
+        assert_eq!(index.children[1].size, 0);
+        for f in &index.children {
+            let bytes = &out[f.offset as usize..f.end() as usize];
+            if f.length > 0 {
+                assert_eq!(&bytes[bytes.len() - 4..], &[0, 0, 0xff, 0xff], "sync flush");
+            }
+            let mut d = flate2::Decompress::new(false);
+            let mut tar = Vec::with_capacity(f.size as usize + 1);
+            d.decompress_vec(bytes, &mut tar, flate2::FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(tar.len() as u64, f.size);
+            assert_eq!(Some(crc32fast::hash(&tar)), f.crc32);
+        }
+        assert_eq!(index.last.offset, index.children[2].end());
+        let gz_end = index.last.end() as usize + 8;
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&out[..gz_end])
+            .read_to_end(&mut tar)
+            .unwrap();
+        let got = entries(tar);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], ("c0/big".to_string(), big));
     }
 
     #[test]

@@ -35,6 +35,7 @@
 //! `contents` is unescaped into a fixed stack buffer (its first
 //! [`WRAPPED_PREFIX`] bytes, plenty to classify the inner line).
 
+use crate::jsonscan;
 use crate::request::Level;
 
 /// The format family a line was recognised as.
@@ -588,7 +589,7 @@ fn iso_text(line: &[u8]) -> Option<EntryStart> {
     Some(e)
 }
 
-struct Ctime {
+struct CtimeLine {
     month: u32,
     day: u32,
     time_ms: i64,
@@ -614,7 +615,7 @@ fn month_number(m: &[u8]) -> Option<u32> {
 }
 
 /// `Www Mmm DD HH:MM:SS[.mmm]` followed by a space or the end of the line.
-fn ctime_parts(line: &[u8]) -> Option<Ctime> {
+fn ctime_parts(line: &[u8]) -> Option<CtimeLine> {
     if line.len() < 19 || line[3] != b' ' || line[7] != b' ' || line[10] != b' ' {
         return None;
     }
@@ -640,7 +641,7 @@ fn ctime_parts(line: &[u8]) -> Option<Ctime> {
         [b' ', rest @ ..] => text_severity(rest),
         _ => return None,
     };
-    Some(Ctime {
+    Some(CtimeLine {
         month,
         day,
         time_ms: tod + ms,
@@ -925,41 +926,14 @@ fn unescape_prefix(s: &[u8], out: &mut [u8]) -> usize {
         if take < run || i == s.len() || s[i] == b'"' {
             break;
         }
-        let Some(&e) = s.get(i + 1) else { break };
-        i += 2;
-        let byte = match e {
-            b'"' | b'\\' | b'/' => e,
-            b'b' => 0x08,
-            b'f' => 0x0C,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let Some(hi) = hex4(s, i) else { break };
-                i += 4;
-                let mut cp = hi;
-                if (0xD800..0xDC00).contains(&hi) && s.get(i..i + 2) == Some(b"\\u") {
-                    if let Some(lo) = hex4(s, i + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) {
-                        cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                        i += 6;
-                    }
-                }
-                let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
-                o += ch.encode_utf8(&mut out[o..]).len();
-                continue;
-            }
-            _ => break,
+        let Some((decoded, next)) = jsonscan::unescape_at(s, i) else {
+            break;
         };
-        out[o] = byte;
-        o += 1;
+        let bytes = decoded.as_bytes();
+        out[o..o + bytes.len()].copy_from_slice(bytes);
+        (i, o) = (next, o + bytes.len());
     }
     o
-}
-
-fn hex4(s: &[u8], i: usize) -> Option<u32> {
-    let h = s.get(i..i + 4)?;
-    h.iter()
-        .try_fold(0u32, |acc, &c| Some(acc * 16 + (c as char).to_digit(16)?))
 }
 
 #[cfg(test)]

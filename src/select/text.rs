@@ -66,7 +66,7 @@ impl Read for At<'_> {
 
 /// Where the kept bytes of a pass go. `line_start` is false for the second
 /// and later pieces of an over-long line.
-trait Sink {
+trait PassOutput {
     fn put(&mut self, bytes: &[u8], line_start: bool) -> io::Result<()>;
 }
 
@@ -195,7 +195,12 @@ impl<'s> Filter<'s> {
         }
     }
 
-    fn piece(&mut self, piece: &[u8], line_start: bool, sink: &mut dyn Sink) -> io::Result<()> {
+    fn piece(
+        &mut self,
+        piece: &[u8],
+        line_start: bool,
+        sink: &mut dyn PassOutput,
+    ) -> io::Result<()> {
         if line_start {
             if let Some(entry) = self.parser.parse(trim_eol(piece)) {
                 self.entries += 1;
@@ -274,7 +279,7 @@ impl<'s> Filter<'s> {
 
 struct Discard;
 
-impl Sink for Discard {
+impl PassOutput for Discard {
     fn put(&mut self, _: &[u8], _: bool) -> io::Result<()> {
         Ok(())
     }
@@ -287,7 +292,7 @@ struct FindCut {
     cut: Option<u64>,
 }
 
-impl Sink for FindCut {
+impl PassOutput for FindCut {
     fn put(&mut self, bytes: &[u8], line_start: bool) -> io::Result<()> {
         if self.cut.is_none() && line_start && self.offset >= self.threshold {
             self.cut = Some(self.offset);
@@ -303,7 +308,7 @@ struct Emit<'w> {
     skip: u64,
 }
 
-impl Sink for Emit<'_> {
+impl PassOutput for Emit<'_> {
     fn put(&mut self, bytes: &[u8], _: bool) -> io::Result<()> {
         let drop = self.skip.min(bytes.len() as u64) as usize;
         self.skip -= drop as u64;
@@ -372,7 +377,7 @@ fn entry_at_or_after(
     file: &File,
     pos: u64,
     end: u64,
-    year: Ctime,
+    year: CtimeYears,
 ) -> io::Result<Option<(u64, i64)>> {
     let mut at = pos;
     let mut need_boundary = pos > 0;
@@ -436,7 +441,7 @@ fn entry_at_or_after(
 }
 
 /// The timestamp of the last entry of a plain file, from its tail.
-fn last_entry_millis(file: &File, size: u64, year: Ctime) -> io::Result<Option<i64>> {
+fn last_entry_millis(file: &File, size: u64, year: CtimeYears) -> io::Result<Option<i64>> {
     let start = size.saturating_sub(PROBE as u64);
     let block = read_block(file, start, size)?;
     let body = if start > 0 {
@@ -458,7 +463,7 @@ fn last_entry_millis(file: &File, size: u64, year: Ctime) -> io::Result<Option<i
 
 /// The offset of the first line whose entry is at or after `target`,
 /// assuming timestamps grow through the file (up to the caller's margin).
-fn bisect(file: &File, size: u64, target: i64, year: Ctime) -> io::Result<u64> {
+fn bisect(file: &File, size: u64, target: i64, year: CtimeYears) -> io::Result<u64> {
     let (mut lo, mut hi) = (0u64, size);
     while hi - lo > PROBE as u64 {
         let mid = lo + (hi - lo) / 2;
@@ -480,18 +485,18 @@ fn bisect(file: &File, size: u64, target: i64, year: Ctime) -> io::Result<u64> {
 
 /// Years for ctime lines, which carry none.
 #[derive(Debug, Clone, Copy)]
-struct Ctime {
+struct CtimeYears {
     /// The year of the file's first ctime line.
     start: i32,
     /// The month of the file's first ctime line.
     first_month: Option<u32>,
 }
 
-impl Ctime {
+impl CtimeYears {
     /// For a file: the year of its mtime, one less when its last line's
     /// month is later than the mtime's, and one less again when the months
     /// go backwards between its first and last lines (it spans a new year).
-    fn of_file(file: &File, size: u64, mtime_ms: i64, gz: bool) -> Ctime {
+    fn of_file(file: &File, size: u64, mtime_ms: i64, gz: bool) -> CtimeYears {
         let mtime = jiff::Timestamp::from_millisecond(mtime_ms)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .to_zoned(jiff::tz::TimeZone::UTC);
@@ -511,7 +516,7 @@ impl Ctime {
                 }
             }
         }
-        Ctime { start, first_month }
+        CtimeYears { start, first_month }
     }
 
     /// Parses a line met at an arbitrary offset: a ctime month before the
@@ -575,7 +580,7 @@ pub fn plan(
         }));
     }
 
-    let year = Ctime::of_file(file, size, mtime_ms, gz);
+    let year = CtimeYears::of_file(file, size, mtime_ms, gz);
     let mut range = (0, size);
     let large = size >= EXACT_SCAN_BELOW;
     if sel.has_time() && large {
