@@ -89,7 +89,7 @@ fn for_each_batch(
     mut take: impl FnMut(Batch) -> bool,
 ) -> io::Result<()> {
     for (ci, component) in plan.components.iter().enumerate() {
-        let ftdc = component.log_type == LogType::Ftdc;
+        let ftdc = component.log_type.layout().binary;
         let mut spans = ftdc.then(|| {
             let dated =
                 || {
@@ -246,7 +246,7 @@ fn plan_error(e: io::Error) -> Error {
 /// `.gz` archived as is): a tar.gz then stores its incompressible stretches
 /// instead of deflating them, which would spend CPU for almost nothing.
 fn precompressed(log_type: LogType, archived_name: &str, source_name: &str) -> bool {
-    log_type == LogType::Ftdc || (archived_name == source_name && archived_name.ends_with(".gz"))
+    log_type.layout().binary || (archived_name == source_name && archived_name.ends_with(".gz"))
 }
 
 /// What a run produced besides the archive.

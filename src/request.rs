@@ -55,17 +55,12 @@ impl LogType {
 
     /// The name used in requests and manifests, e.g. `AUTOMATION_AGENT`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LogType::AutomationAgent => "AUTOMATION_AGENT",
-            LogType::MonitoringAgent => "MONITORING_AGENT",
-            LogType::BackupAgent => "BACKUP_AGENT",
-            LogType::Mongodb => "MONGODB",
-            LogType::Ftdc => "FTDC",
-            LogType::Application => "APPLICATION",
-            LogType::HttpAccess => "HTTP_ACCESS",
-            LogType::Migration => "MIGRATION",
-            LogType::Daemon => "DAEMON",
-        }
+        self.layout().name
+    }
+
+    /// Everything logpack knows about this type, from the one table.
+    pub fn layout(self) -> &'static Layout {
+        &LAYOUTS[self as usize]
     }
 
     fn parse(s: &str) -> Option<LogType> {
@@ -74,20 +69,117 @@ impl LogType {
 
     /// Agent types live in `agentLogDir`.
     pub fn is_agent(self) -> bool {
-        matches!(
-            self,
-            LogType::AutomationAgent | LogType::MonitoringAgent | LogType::BackupAgent
-        )
+        self.layout().source == Source::AgentLogDir
     }
 
     /// Ops Manager server types live in `omLogDir`.
     pub fn is_om_server(self) -> bool {
-        matches!(
-            self,
-            LogType::Application | LogType::HttpAccess | LogType::Migration | LogType::Daemon
-        )
+        self.layout().source == Source::OmLogDir
     }
 }
+
+/// Where a log type's files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The host's `agentLogDir`.
+    AgentLogDir,
+    /// The host's `omLogDir`.
+    OmLogDir,
+    /// A process's `logPath` and its rotated siblings.
+    LogPath,
+    /// A process's FTDC directory (`dbPath/diagnostic.data`, or beside a
+    /// mongos log).
+    DiagnosticData,
+}
+
+/// The per-log-type facts (PRODUCT.md §2), one row per type.
+#[derive(Debug)]
+pub struct Layout {
+    /// The name in requests and manifests.
+    pub name: &'static str,
+    /// Where its files come from.
+    pub source: Source,
+    /// Its directory under the host (agent and OM types) or under the
+    /// process's directory (FTDC); empty for the process's own logs.
+    pub archive_dir: &'static str,
+    /// The files of a log directory that belong to it (agent and OM types).
+    pub include: &'static str,
+    /// Files `include` matches that belong to another type.
+    pub exclude: Option<&'static str>,
+    /// Binary data: never read as lines, its compressed stretches stored.
+    pub binary: bool,
+}
+
+/// One row per [`LogType`], in the enum's order.
+const LAYOUTS: [Layout; 9] = {
+    const fn row(
+        name: &'static str,
+        source: Source,
+        archive_dir: &'static str,
+        include: &'static str,
+        exclude: Option<&'static str>,
+    ) -> Layout {
+        Layout {
+            name,
+            source,
+            archive_dir,
+            include,
+            exclude,
+            binary: false,
+        }
+    }
+    use Source::*;
+    [
+        row(
+            "AUTOMATION_AGENT",
+            AgentLogDir,
+            "automation_agent",
+            "automation-agent*.log*",
+            None,
+        ),
+        row(
+            "MONITORING_AGENT",
+            AgentLogDir,
+            "automation_agent",
+            "monitoring-agent*.log*",
+            None,
+        ),
+        row(
+            "BACKUP_AGENT",
+            AgentLogDir,
+            "automation_agent",
+            "backup-agent*.log*",
+            None,
+        ),
+        row("MONGODB", LogPath, "", "", None),
+        Layout {
+            binary: true,
+            ..row("FTDC", DiagnosticData, "diagnostic.data", "", None)
+        },
+        row(
+            "APPLICATION",
+            OmLogDir,
+            "application",
+            "mms[0-9]*.log*",
+            Some("mms[0-9]*-access*"),
+        ),
+        row(
+            "HTTP_ACCESS",
+            OmLogDir,
+            "http_access",
+            "mms[0-9]*-access*.log*",
+            None,
+        ),
+        row(
+            "MIGRATION",
+            OmLogDir,
+            "migration",
+            "mms-migration*.log*",
+            None,
+        ),
+        row("DAEMON", OmLogDir, "daemon", "daemon*.log*", None),
+    ]
+};
 
 impl fmt::Display for LogType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -658,6 +750,20 @@ fn default_log_types(hosts: &[Host]) -> Vec<LogType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_table_has_one_row_per_type_in_order() {
+        for t in LogType::ALL {
+            assert_eq!(LogType::parse(t.as_str()), Some(t));
+            let l = t.layout();
+            assert_eq!(l.binary, t == LogType::Ftdc);
+            assert_eq!(
+                l.include.is_empty(),
+                !(t.is_agent() || t.is_om_server()),
+                "{t}"
+            );
+        }
+    }
 
     fn parse(json: &str) -> Result<Request> {
         Request::from_json(json, Path::new("/base"))

@@ -355,7 +355,7 @@ impl PathFilter {
 impl<'s> Listing<'s> {
     fn new(head: Head, live: Option<String>, filter: &'s PathFilter, sort_memory: usize) -> Self {
         let live_in_key = live.clone();
-        let decompress_gz = filter.decompresses_gz && head.log_type != LogType::Ftdc;
+        let decompress_gz = filter.decompresses_gz && !head.log_type.layout().binary;
         Listing {
             head,
             filter,
@@ -499,30 +499,17 @@ fn head(spec: &ComponentSpec<'_>) -> Head {
             host,
             dir,
             log_type,
-        } => head(
-            host.hostname.clone(),
-            log_type,
-            format!("{}/automation_agent", host.hostname),
-            dir,
-        ),
-        ComponentSpec::OmServer {
+        }
+        | ComponentSpec::OmServer {
             host,
             dir,
             log_type,
-        } => {
-            let sub = match log_type {
-                LogType::Application => "application",
-                LogType::HttpAccess => "http_access",
-                LogType::Migration => "migration",
-                _ => "daemon",
-            };
-            head(
-                host.hostname.clone(),
-                log_type,
-                format!("{}/{sub}", host.hostname),
-                dir,
-            )
-        }
+        } => head(
+            host.hostname.clone(),
+            log_type,
+            format!("{}/{}", host.hostname, log_type.layout().archive_dir),
+            dir,
+        ),
         ComponentSpec::Mongo { host, process } => head(
             format!("{}:{}", host.hostname, process.port),
             LogType::Mongodb,
@@ -533,9 +520,10 @@ fn head(spec: &ComponentSpec<'_>) -> Head {
             format!("{}:{}", host.hostname, process.port),
             LogType::Ftdc,
             format!(
-                "{}/{}/diagnostic.data",
+                "{}/{}/{}",
                 host.hostname,
-                process.archive_dir()
+                process.archive_dir(),
+                LogType::Ftdc.layout().archive_dir
             ),
             &process.ftdc_dir().unwrap_or_default(),
         ),
@@ -545,24 +533,10 @@ fn head(spec: &ComponentSpec<'_>) -> Head {
 /// Lists the component's files into `l`.
 fn plan_component(spec: &ComponentSpec<'_>, l: &mut Listing<'_>) -> io::Result<()> {
     match *spec {
-        ComponentSpec::Agent { log_type, .. } => {
-            let prefix = match log_type {
-                LogType::AutomationAgent => "automation-agent",
-                LogType::MonitoringAgent => "monitoring-agent",
-                _ => "backup-agent",
-            };
-            let include = glob(&format!("{prefix}*.log*"));
-            list_flat(l, &|name| include.is_match(name))
-        }
-        ComponentSpec::OmServer { log_type, .. } => {
-            let (include, exclude) = match log_type {
-                LogType::Application => ("mms[0-9]*.log*", Some("mms[0-9]*-access*")),
-                LogType::HttpAccess => ("mms[0-9]*-access*.log*", None),
-                LogType::Migration => ("mms-migration*.log*", None),
-                _ => ("daemon*.log*", None),
-            };
-            let include = glob(include);
-            let exclude = exclude.map(glob);
+        ComponentSpec::Agent { log_type, .. } | ComponentSpec::OmServer { log_type, .. } => {
+            let layout = log_type.layout();
+            let include = glob(layout.include);
+            let exclude = layout.exclude.map(glob);
             list_flat(l, &|name| {
                 include.is_match(name) && !exclude.as_ref().is_some_and(|e| e.is_match(name))
             })
