@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::archive::index::RangeReader;
 use crate::archive::index::{Fragment, Located};
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, Status, MANIFEST_NAME};
 use crate::output::Output;
 use crate::run::{new_job_id, ProgressFn};
-use crate::verify::RangeReader;
 
 /// What composition needs of a child: its path and status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,8 +333,8 @@ pub fn merge(
         } else {
             Status::Success
         },
-        creation_date: crate::pipeline::timestamp_string(now),
-        finish_date: crate::pipeline::timestamp_string(now),
+        creation_date: manifest::timestamp_string(now),
+        finish_date: manifest::timestamp_string(now),
         uncompressed_size_total_bytes: sources
             .iter()
             .map(|s| s.manifest.uncompressed_size_total_bytes)
@@ -373,10 +373,11 @@ pub fn merge(
             }
         }
         let mtime = now.as_second().max(0) as u64;
-        crate::pipeline::append_manifest(&mut archive, mtime, |w| {
-            write_merged_manifest(&head, sources, w)
-        })
-        .map_err(fail)?;
+        archive
+            .append_streamed(MANIFEST_NAME, mtime, |w| {
+                write_merged_manifest(&head, sources, w)
+            })
+            .map_err(fail)?;
         let Written { out, .. } = archive.finish().map_err(fail)?;
         Ok(((), out))
     })?;

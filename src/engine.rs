@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use crate::archive::index::Index;
+use crate::archive::Format;
 use crate::error::{Error, Result};
+use crate::manifest::{self, RunManifest};
 use crate::output::Output;
 use crate::pipeline;
 use crate::read;
@@ -13,7 +15,6 @@ use crate::run::{ProgressFn, RedactionKey, RunSpec};
 use crate::select;
 use crate::spill;
 use crate::walk::{self, Plan};
-use crate::{manifest, Format, RunManifest};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -170,12 +171,12 @@ impl Engine {
         &self.options
     }
 
-    pub(crate) fn pool(&self) -> &rayon::ThreadPool {
-        &self.pool
-    }
-
-    pub(crate) fn compress_pool(&self) -> Option<&rayon::ThreadPool> {
-        self.compress_pool.as_ref()
+    fn pools(&self) -> pipeline::Pools<'_> {
+        pipeline::Pools {
+            readers: &self.pool,
+            compressors: self.compress_pool.as_ref(),
+            threads: self.options.threads,
+        }
     }
 
     /// Lists what a collection would archive, without opening any log.
@@ -258,7 +259,7 @@ impl Engine {
         let mut progress = spec.progress;
         let (collected, path) = output.write_with(&default_name, |sink| {
             pipeline::run(
-                self,
+                &self.pools(),
                 request,
                 &plan,
                 &settings,

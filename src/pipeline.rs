@@ -32,7 +32,9 @@ use jiff::Timestamp;
 use crate::archive::index::Index;
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::error::{Error, Failure, Result, Stage};
-use crate::manifest::{self, ChildJob, FileRecord, Manifest, RunManifest, Spilled, Status};
+use crate::manifest::{
+    self, timestamp_string, ChildJob, FileRecord, Manifest, RunManifest, Spilled, Status,
+};
 use crate::read::{self, Message, ReadJob, ReadOutcome, Unavailable, CHUNKS_PER_FILE};
 use crate::redact::Redactor;
 use crate::request::{LogType, Request};
@@ -40,7 +42,6 @@ use crate::run::{CancelToken, ProgressFn};
 use crate::select::{self, Selection};
 use crate::spill::Spill;
 use crate::walk::{join_failures, source_dir_token, Plan, Skipped};
-use crate::Engine;
 
 /// Batches whose readers may run ahead of the writer, per pool thread.
 const WINDOW_PER_THREAD: usize = 2;
@@ -146,14 +147,14 @@ fn for_each_batch(
 /// thread starts one reader job per batch, in archive order (FIFO), and
 /// hands the writer the batch's bounded channel.
 fn write_threaded<W: Write>(
-    engine: &Engine,
+    pools: &Pools<'_>,
     plan: &Plan,
     selection: &Arc<Selection>,
     cancel: &CancelToken,
     assembler: &mut Assembler<'_, '_, '_, W>,
 ) -> Result<()> {
     let cancel = cancel.clone();
-    let window = WINDOW_PER_THREAD * engine.options().threads.max(1);
+    let window = WINDOW_PER_THREAD * pools.threads.max(1);
     std::thread::scope(|scope| {
         let (order_tx, order_rx) =
             bounded::<(usize, VecDeque<BatchFile>, Receiver<Message>)>(window);
@@ -164,8 +165,8 @@ fn write_threaded<W: Write>(
                     return false; // the writer stopped
                 }
                 let cancel = cancel.clone();
-                engine
-                    .pool()
+                pools
+                    .readers
                     .spawn_fifo(move || read::read_batch(&batch.jobs, &tx, &cancel));
                 true
             })
@@ -256,6 +257,16 @@ pub(crate) struct Collected {
     pub tokens: BTreeMap<String, String>,
     /// Where each child's fragment lies in the output.
     pub index: Option<Index>,
+}
+
+/// The engine's threads, as a run uses them.
+pub(crate) struct Pools<'e> {
+    /// Readers (and planning).
+    pub readers: &'e rayon::ThreadPool,
+    /// gzip compressors; none with one thread.
+    pub compressors: Option<&'e rayon::ThreadPool>,
+    /// Threads per pool; 1 runs everything on the caller's thread.
+    pub threads: usize,
 }
 
 /// What a run takes from its spec and the engine.
@@ -611,13 +622,9 @@ fn out_of_order(what: &str) -> Error {
     )))
 }
 
-pub(crate) fn timestamp_string(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// Runs the whole collection into `out` and returns the manifest and the output.
 pub(crate) fn run<W: Write>(
-    engine: &Engine,
+    pools: &Pools<'_>,
     request: &Request,
     plan: &Plan,
     settings: &Settings<'_>,
@@ -625,14 +632,14 @@ pub(crate) fn run<W: Write>(
     selection: &Arc<Selection>,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<(Collected, W)> {
-    let threads = engine.options().threads;
+    let threads = pools.threads;
     let cancel = settings.cancel;
     let archive = ArchiveWriter::new(
         out,
         settings.format,
         settings.level,
         threads,
-        engine.compress_pool(),
+        pools.compressors,
         settings.finish,
     )
     .map_err(output_error)?;
@@ -661,7 +668,7 @@ pub(crate) fn run<W: Write>(
 
     // Any early return drops the archive writer, which cuts the output off.
     if threads > 1 {
-        write_threaded(engine, plan, selection, cancel, &mut assembler)?;
+        write_threaded(pools, plan, selection, cancel, &mut assembler)?;
     } else {
         write_inline(plan, selection, cancel, &mut assembler)?;
     }
@@ -683,10 +690,11 @@ pub(crate) fn run<W: Write>(
         .map_err(Error::Scratch)?;
     if settings.finish == Finish::Archive {
         let finished = Timestamp::now().as_second().max(0) as u64;
-        append_manifest(&mut archive, finished, |w| {
-            serde_json::to_writer_pretty(w, &manifest).map_err(io::Error::from)
-        })
-        .map_err(output_error)?;
+        archive
+            .append_streamed(manifest::MANIFEST_NAME, finished, |w| {
+                serde_json::to_writer_pretty(w, &manifest).map_err(io::Error::from)
+            })
+            .map_err(output_error)?;
     }
     let Written { out, index } = archive.finish().map_err(output_error)?;
     progress.complete();
@@ -698,45 +706,6 @@ pub(crate) fn run<W: Write>(
         },
         out,
     ))
-}
-
-/// Appends `manifest.json`, serialized twice (once to count its bytes for
-/// the tar header, once into the archive) rather than held whole in memory:
-/// with many files it is the largest thing a run would hold.
-pub(crate) fn append_manifest<W: Write>(
-    archive: &mut ArchiveWriter<'_, W>,
-    mtime: u64,
-    manifest: impl Fn(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    struct Count(u64);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    struct EntryBody<'w, 'p, W: Write>(&'w mut ArchiveWriter<'p, W>);
-    impl<W: Write> Write for EntryBody<'_, '_, W> {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.write_body(buf)?;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let mut count = Count(0);
-    manifest(&mut count)?;
-    archive.begin_entry(manifest::MANIFEST_NAME, count.0, mtime, false)?;
-    let mut body = io::BufWriter::with_capacity(64 << 10, EntryBody(archive));
-    manifest(&mut body)?;
-    body.flush()?;
-    drop(body);
-    archive.end_entry()
 }
 
 fn build_manifest(

@@ -18,9 +18,9 @@ use crossbeam_channel::Sender;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Failure, Stage};
+use crate::run::CancelToken;
 use crate::select::text::{self, At, TextDecision};
 use crate::select::{ftdc, FileSelection, Selection};
-use crate::CancelToken;
 
 /// Bytes per chunk message. Memory in flight is bounded by
 /// `files in flight × (CHUNKS_PER_FILE + 1) × CHUNK_SIZE`.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::index::{Fragment, Located};
+use crate::archive::index::{Fragment, Located, RangeReader};
 use crate::archive::Format;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, MANIFEST_NAME};
@@ -214,32 +214,6 @@ impl io::Write for HashWriter<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// Reads `[at, end)` of a file.
-pub(crate) struct RangeReader<'f> {
-    pub file: &'f File,
-    pub at: u64,
-    pub end: u64,
-}
-
-impl Read for RangeReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let want = (self.end - self.at).min(buf.len() as u64) as usize;
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.at)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the file ends before offset {}", self.end),
-            ));
-        }
-        self.at += n as u64;
-        Ok(n)
     }
 }
 

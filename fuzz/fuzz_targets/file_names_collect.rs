@@ -5,8 +5,9 @@
 //! …, or none) followed by arbitrary bytes, put in the agent log directory,
 //! the mongod's log directory, its `diagnostic.data` or the Ops Manager log
 //! directory. Names that cannot exist (empty, `.`, `..`, a NUL, too long, a
-//! `/` outside `diagnostic.data`) are left out. A text file holds a few log
-//! lines (gzip when its name ends with `.gz`), an FTDC file a few documents.
+//! `/` outside `diagnostic.data`) are left out. A file may get a `.gz` twin
+//! (`x` and `x.gz`). A text file holds a few log lines (gzip when its name
+//! ends with `.gz`), an FTDC file a few documents.
 //!
 //! The request is collected plain, with a time range, with a size cap or
 //! redacted (plain tar, one thread, into a `Vec`). The run must not panic,
@@ -86,6 +87,8 @@ struct FileSpec {
     tail: Vec<u8>,
     /// A `.gz` whose bytes are not gzip (reading it fails: a FAILURE child).
     bogus_gz: bool,
+    /// Also put `<name>.gz` beside it: decompressed, it takes this name.
+    gz_twin: bool,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
@@ -183,29 +186,30 @@ fuzz_target!(|input: Input| {
     for (i, f) in input.files.iter().take(MAX_FILES).enumerate() {
         let prefix = PREFIXES[f.prefix as usize % PREFIXES.len()];
         let name = [prefix.as_bytes(), &f.tail].concat();
-        if !creatable(&name, f.dir == Dir::Ftdc) {
-            continue;
-        }
-        let path = root.join(f.dir.rel()).join(OsStr::from_bytes(&name));
-        let body = match f.dir {
-            Dir::Ftdc => ftdc(i),
-            _ if name.ends_with(b".gz") && !f.bogus_gz => gzip(&text(i)),
-            _ => text(i),
-        };
-        if let Some(parent) = path.parent() {
-            if fs::create_dir_all(parent).is_err() {
-                continue; // a file is in the way
+        let twin = f.gz_twin.then(|| [&name[..], b".gz"].concat());
+        for (k, name) in std::iter::once(name).chain(twin).enumerate() {
+            if !creatable(&name, f.dir == Dir::Ftdc) {
+                continue;
             }
+            let seed = 2 * i + k;
+            let dir = root.join(f.dir.rel());
+            let path = dir.join(OsStr::from_bytes(&name));
+            let body = match f.dir {
+                Dir::Ftdc => ftdc(seed),
+                _ if name.ends_with(b".gz") && !f.bogus_gz => gzip(&text(seed)),
+                _ => text(seed),
+            };
+            if let Some(parent) = path.parent() {
+                if fs::create_dir_all(parent).is_err() {
+                    continue; // a file is in the way
+                }
+            }
+            if fs::write(&path, body).is_err() {
+                continue; // a directory is in the way
+            }
+            let archived = archive_name(path.strip_prefix(&dir).unwrap().as_os_str());
+            put.entry(f.dir.rel()).or_default().insert(archived);
         }
-        if fs::write(&path, body).is_err() {
-            continue; // a directory is in the way
-        }
-        let archived = archive_name(
-            path.strip_prefix(root.join(f.dir.rel()))
-                .unwrap()
-                .as_os_str(),
-        );
-        put.entry(f.dir.rel()).or_default().insert(archived);
     }
 
     let mut request = serde_json::json!({"hosts": [

@@ -19,7 +19,7 @@
 //! [`Located::read`] bounds-checks every offset and length against the file.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,32 @@ fn write_gz(json: &[u8], crc: u32, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(&EMPTY_MEMBER_TAIL)?;
     }
     Ok(())
+}
+
+/// Reads `[at, end)` of a file.
+pub(crate) struct RangeReader<'f> {
+    pub file: &'f File,
+    pub at: u64,
+    pub end: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.at).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the file ends before offset {}", self.end),
+            ));
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// An index read from a file and checked against it.

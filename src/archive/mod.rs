@@ -474,6 +474,47 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         }
     }
 
+    /// Appends the entry `path` whose body `write` produces, called twice
+    /// (once to count its bytes for the tar header, once into the archive)
+    /// rather than held whole in memory: a manifest of many files is the
+    /// largest thing a run would hold.
+    pub fn append_streamed(
+        &mut self,
+        path: &str,
+        mtime: u64,
+        write: impl Fn(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        struct Count(u64);
+        impl Write for Count {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0 += buf.len() as u64;
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        struct EntryBody<'w, 'p, W: Write>(&'w mut ArchiveWriter<'p, W>);
+        impl<W: Write> Write for EntryBody<'_, '_, W> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.write_body(buf)?;
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+
+        let mut count = Count(0);
+        write(&mut count)?;
+        self.begin_entry(path, count.0, mtime, false)?;
+        let mut body = io::BufWriter::with_capacity(64 << 10, EntryBody(self));
+        write(&mut body)?;
+        body.flush()?;
+        drop(body);
+        self.end_entry()
+    }
+
     /// Ends the fragment of the child at `path`: every entry written since
     /// the last cut belongs to it.
     pub fn cut(&mut self, path: &str) -> io::Result<()> {

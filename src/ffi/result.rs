@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_uint};
 
 use super::boundary::guard;
-use crate::Error;
+use crate::error::Error;
 
 /// The result of every fallible logpack function. Values are never reused.
 #[repr(C)]

@@ -153,5 +153,10 @@ impl Manifest {
     }
 }
 
+/// A manifest date: RFC 3339 in UTC, to the second.
+pub fn timestamp_string(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The archive path of the manifest itself.
 pub const MANIFEST_NAME: &str = "manifest.json";

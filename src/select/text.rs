@@ -23,7 +23,7 @@ use memchr::memchr;
 use super::parse::{ctime_month, LineParser};
 use super::{FileSelection, Selection, TIME_MARGIN_MS};
 use crate::redact::Redactor;
-use crate::CancelToken;
+use crate::run::CancelToken;
 
 /// Files smaller than this are scanned whole: exact whatever their order.
 pub const EXACT_SCAN_BELOW: u64 = 8 << 20;
