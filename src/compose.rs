@@ -28,10 +28,22 @@ use crate::run::{new_job_id, ProgressFn};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChildSummary {
+    /// `host` or `host:port`.
+    pub host_name: String,
+    /// The log type, e.g. `MONGODB`.
+    pub log_collection_type: String,
     /// The child's archive path.
     pub path: String,
     /// Its status.
     pub status: Status,
+    /// For failures: the paths and the OS errors.
+    pub error_message: Option<String>,
+    /// When its first file started.
+    pub start_date: String,
+    /// When its last file was archived.
+    pub finish_date: String,
+    /// Sum of its `archivedBytes`.
+    pub uncompressed_disk_space_bytes: u64,
 }
 
 /// An archive made by logpack, opened for composition: its index is read
@@ -87,6 +99,21 @@ impl Source {
         })
     }
 
+    /// The archive's manifest, its children without their files.
+    pub fn manifest(&self) -> &Manifest<ChildSummary> {
+        &self.manifest
+    }
+
+    /// The children's fragments, in `childJobs` order.
+    pub(crate) fn fragments(&self) -> &[Fragment] {
+        &self.located.index.children
+    }
+
+    /// The open archive.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The archive's format.
     pub fn format(&self) -> Format {
         self.located.format
@@ -102,11 +129,19 @@ impl Source {
         self.located.index.children.iter().map(|f| f.length).sum()
     }
 
-    /// Copies the children's part of the manifest text (the elements of
-    /// `childJobs`, without the brackets) to `out`.
-    fn copy_children(&self, out: &mut dyn Write) -> io::Result<()> {
+    /// Copies the manifest's children to `out` (see [`copy_child_jobs`]),
+    /// with `replace` choosing which to replace.
+    pub(crate) fn copy_children(
+        &self,
+        out: &mut dyn Write,
+        any: &mut bool,
+        replace: &mut Replace<'_>,
+    ) -> io::Result<()> {
         read_manifest(&self.file, &self.located, |body| {
-            copy_child_jobs(body, out)?;
+            let n = copy_child_jobs(body, out, any, replace)?;
+            if n != self.manifest.child_jobs.len() {
+                return Err(io::Error::other("the manifest changed while it was read"));
+            }
             Ok(())
         })
     }
@@ -145,23 +180,34 @@ fn read_manifest<T>(
     read(&mut entry)
 }
 
-/// Copies the elements of the top-level `childJobs` array of the JSON
-/// document in `input` to `out`, trimmed of the whitespace around them.
-/// Returns whether the key was found. The document is scanned byte by byte
-/// (strings and escapes tracked), never held.
-fn copy_child_jobs(input: &mut dyn Read, out: &mut dyn Write) -> io::Result<bool> {
+/// Where a manifest's children go as they stream by: for child `i`,
+/// `replace(i, out)` may write something else in its place (and return
+/// true), or leave it to be copied as it is.
+pub(crate) type Replace<'a> = dyn FnMut(usize, &mut dyn Write) -> io::Result<bool> + 'a;
+
+/// Copies the elements (objects) of the top-level `childJobs` array of the
+/// JSON document in `input` to `out`, each after `\n    ` (the first one
+/// written, as `*any` says) or `,\n    `, so that elements from several
+/// documents join into one pretty-printed array. Returns how many elements
+/// the document had. The document is scanned byte by byte (strings and
+/// escapes tracked), never held.
+pub(crate) fn copy_child_jobs(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    any: &mut bool,
+    replace: &mut Replace<'_>,
+) -> io::Result<usize> {
     let mut input = BufReader::with_capacity(64 << 10, input);
+    let mut out = io::BufWriter::with_capacity(64 << 10, out);
     let mut depth = 0u32;
     let (mut in_string, mut escaped) = (false, false);
     // At depth 1: the last key, while it is short enough to be ours.
     let mut key: Vec<u8> = Vec::new();
-    let mut expect_key = false;
-    let mut key_is_ours = false;
-    let mut copying = false;
+    let (mut expect_key, mut key_is_ours) = (false, false);
+    // Inside childJobs (depth 2), and inside an element being copied.
+    let (mut in_children, mut copying) = (false, false);
     let mut found = false;
-    let mut pending_space: Vec<u8> = Vec::new();
-    let mut started = false;
-    let mut out = io::BufWriter::with_capacity(64 << 10, out);
+    let mut elements = 0usize;
     loop {
         let buf = io::BufRead::fill_buf(&mut input)?;
         if buf.is_empty() {
@@ -169,7 +215,7 @@ fn copy_child_jobs(input: &mut dyn Read, out: &mut dyn Write) -> io::Result<bool
         }
         let len = buf.len();
         for &b in buf {
-            let was_copying = copying;
+            let before = depth;
             if in_string {
                 if escaped {
                     escaped = false;
@@ -190,51 +236,65 @@ fn copy_child_jobs(input: &mut dyn Read, out: &mut dyn Write) -> io::Result<bool
                         in_string = true;
                         key.clear();
                     }
-                    b'{' | b'[' => {
-                        depth += 1;
-                        if depth == 1 {
-                            expect_key = b == b'{';
-                        } else if depth == 2 && key_is_ours {
-                            if b != b'[' {
-                                return Err(io::Error::other("childJobs is not an array"));
-                            }
-                            copying = true;
-                            found = true;
-                            key_is_ours = false;
-                            continue;
-                        }
-                    }
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 1 && copying {
-                            copying = false;
-                            continue;
-                        }
-                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth = depth.saturating_sub(1),
                     b',' if depth == 1 => {
                         expect_key = true;
                         key_is_ours = false;
                     }
                     _ => {}
                 }
+                if depth == 1 && before == 0 {
+                    expect_key = b == b'{';
+                }
             }
-            if was_copying && copying {
-                if !in_string && b.is_ascii_whitespace() {
-                    if started {
-                        pending_space.push(b);
+            if !in_children {
+                if before == 1 && depth == 2 && key_is_ours {
+                    if b != b'[' {
+                        return Err(io::Error::other("childJobs is not an array"));
                     }
-                } else {
-                    out.write_all(&pending_space)?;
-                    pending_space.clear();
-                    out.write_all(&[b])?;
-                    started = true;
+                    in_children = true;
+                    found = true;
+                    key_is_ours = false;
+                }
+                continue;
+            }
+            if depth < 2 {
+                in_children = false; // the array closed
+                continue;
+            }
+            if before == 2 && !copying {
+                if b.is_ascii_whitespace() || b == b',' {
+                    continue;
+                }
+                if b != b'{' {
+                    return Err(io::Error::other(format!(
+                        "childJobs[{elements}] is not an object"
+                    )));
+                }
+                out.write_all(if *any { b",\n    " } else { b"\n    " })?;
+                *any = true;
+                copying = !replace(elements, &mut out)?;
+                elements += 1;
+                if !copying {
+                    // Replaced: skip the element's bytes.
+                    copying = false;
+                }
+            }
+            if copying {
+                out.write_all(&[b])?;
+                if depth == 2 {
+                    copying = false; // its closing brace
                 }
             }
         }
         io::BufRead::consume(&mut input, len);
     }
     out.flush()?;
-    Ok(found)
+    if !found {
+        return Err(io::Error::other("no childJobs"));
+    }
+    Ok(elements)
 }
 
 /// What [`merge`] produced.
@@ -429,10 +489,8 @@ fn write_merged_manifest(
     out.write_all(open)?;
     out.write_all(b"[")?;
     let mut any = false;
-    for s in sources.iter().filter(|s| !s.children().is_empty()) {
-        out.write_all(if any { b",\n    " } else { b"\n    " })?;
-        s.copy_children(out)?;
-        any = true;
+    for s in sources {
+        s.copy_children(out, &mut any, &mut |_, _| Ok(false))?;
     }
     out.write_all(if any { b"\n  ]\n}" } else { b"]\n}" })
 }
@@ -441,10 +499,13 @@ fn write_merged_manifest(
 mod tests {
     use super::*;
 
-    fn children_of(json: &str) -> (bool, String) {
+    fn children_of(json: &str) -> Option<(usize, String)> {
         let mut out = Vec::new();
-        let found = copy_child_jobs(&mut json.as_bytes(), &mut out).unwrap();
-        (found, String::from_utf8(out).unwrap())
+        let n = copy_child_jobs(&mut json.as_bytes(), &mut out, &mut false, &mut |_, _| {
+            Ok(false)
+        })
+        .ok()?;
+        Some((n, String::from_utf8(out).unwrap()))
     }
 
     #[test]
@@ -452,24 +513,46 @@ mod tests {
         let doc = r#"{"a": {"childJobs": [9]}, "s": "\"childJobs\": [8]",
             "childJobs": [ {"x": "]}\\\"", "y": [1, {"z": 2}]} ,
               {"w": null} ], "b": 1}"#;
-        let (found, got) = children_of(doc);
-        assert!(found);
+        let (n, got) = children_of(doc).unwrap();
+        assert_eq!(n, 2);
         assert_eq!(
             got,
-            "{\"x\": \"]}\\\\\\\"\", \"y\": [1, {\"z\": 2}]} ,\n              {\"w\": null}"
+            "\n    {\"x\": \"]}\\\\\\\"\", \"y\": [1, {\"z\": 2}]},\n    {\"w\": null}"
         );
-        let (found, got) = children_of(r#"{"childJobs": []}"#);
-        assert!(found);
-        assert_eq!(got, "");
-        assert!(!children_of(r#"{"other": [1]}"#).0);
+        assert_eq!(
+            children_of(r#"{"childJobs": []}"#),
+            Some((0, String::new()))
+        );
+        assert_eq!(children_of(r#"{"other": [1]}"#), None);
+        assert_eq!(children_of(r#"{"childJobs": [1]}"#), None, "not an object");
+        assert_eq!(children_of(r#"{"childJobs": {}}"#), None, "not an array");
+    }
+
+    #[test]
+    fn children_can_be_replaced_one_by_one() {
+        let doc = r#"{"childJobs": [{"a": 1}, {"b": [2]}, {"c": "}"}]}"#;
+        let mut out = Vec::new();
+        let mut any = false;
+        let n = copy_child_jobs(&mut doc.as_bytes(), &mut out, &mut any, &mut |i, w| {
+            if i == 1 {
+                w.write_all(b"{\"new\": true}")?;
+            }
+            Ok(i == 1)
+        })
+        .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\n    {\"a\": 1},\n    {\"new\": true},\n    {\"c\": \"}\"}"
+        );
     }
 
     #[test]
     fn a_pretty_manifest_gives_its_elements_verbatim() {
         let value = serde_json::json!({"id": "x", "childJobs": [{"path": "a", "files": [1, 2]}, {"path": "b"}]});
         let text = serde_json::to_string_pretty(&value).unwrap();
-        let (_, got) = children_of(&text);
-        let merged = format!("[\n    {got}\n  ]");
+        let (_, got) = children_of(&text).unwrap();
+        let merged = format!("[{got}\n  ]");
         let want = serde_json::to_string_pretty(&value["childJobs"]).unwrap();
         // Same elements, same indentation as at depth 1 of a document.
         assert_eq!(

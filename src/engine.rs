@@ -241,6 +241,12 @@ impl Engine {
         if let Some(r) = &redactor {
             redact_host_names(&mut plan, request, r);
         }
+        if let Some(only) = &spec.only {
+            plan.components.retain(|c| {
+                only.iter()
+                    .any(|(path, t)| *path == c.archive_dir && t == c.log_type.as_str())
+            });
+        }
         let selection = std::sync::Arc::new(select::Selection::from_request(request, redactor));
         let default_name = format!(
             "{}_{}.{}",

@@ -72,6 +72,24 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A job operation refused by the job's state, a limit or the date asked
+    /// for, with the Ops Manager error code (CLI exit code 4).
+    #[error("{code}: {message}")]
+    Refused {
+        /// e.g. `CANNOT_DOWNLOAD_JOB_IN_PROGRESS`.
+        code: &'static str,
+        /// What was refused, naming the job.
+        message: String,
+    },
+    /// The job store cannot be opened or used: a directory without
+    /// permission, a database from a newer logpack, a corrupt file.
+    #[error("job store {}: {message}", path.display())]
+    Store {
+        /// The spool directory or the file in it.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// `verify` found an archive that does not match its manifest.
     #[error("archive is corrupt: {0}")]
     Corrupt(String),

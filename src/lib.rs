@@ -27,6 +27,7 @@ pub mod compose;
 mod engine;
 mod error;
 pub mod ffi;
+pub mod jobs;
 mod jsonscan;
 pub mod manifest;
 mod output;

@@ -18,6 +18,7 @@ const EXIT_OK: u8 = 0;
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
+const EXIT_REFUSED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +43,131 @@ enum Command {
     /// Join archives made by logpack (say, one per host) into one, by byte
     /// copy of their fragments.
     Merge(MergeArgs),
+    /// Log collection jobs: create, list, get, download, extend, retry, delete.
+    Jobs(JobsArgs),
+}
+
+#[derive(Args)]
+struct JobsArgs {
+    /// The spool directory (default: $LOGPACK_SPOOL, else $XDG_STATE_HOME/logpack, else ~/.local/state/logpack).
+    #[arg(long, global = true)]
+    spool: Option<PathBuf>,
+    /// Jobs in progress at once in the store, across processes.
+    #[arg(long, global = true, default_value_t = 4)]
+    max_in_progress: usize,
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Record a job for REQUEST.json, print {"id": …}, and run it in this process.
+    Create {
+        /// The request JSON; relative paths in it are resolved against its directory.
+        request: PathBuf,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Threads for reading and compression (default: available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No summary of failures on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// The jobs, newest first.
+    List {
+        /// Include each job's childJobs.
+        #[arg(long)]
+        verbose: bool,
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        /// Jobs per page, at most 500.
+        #[arg(long, default_value_t = 100)]
+        items_per_page: usize,
+    },
+    /// One job.
+    Get {
+        /// The job id.
+        id: String,
+        /// Include its childJobs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Copy a job's archive to PATH, into DIR under its own name, or to stdout (-).
+    Download {
+        /// The job id.
+        id: String,
+        /// Output file, existing directory, or `-`.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Set a job's expiration date (RFC 3339).
+    Extend {
+        /// The job id.
+        id: String,
+        /// The new expiration date.
+        date: String,
+    },
+    /// Collect a FAILURE job's failed children again, in this process.
+    Retry {
+        /// The job id.
+        id: String,
+        /// Threads for reading and compression (default: available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No summary of failures on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Delete a job (a running project job is cancelled first).
+    Delete {
+        /// The job id.
+        id: String,
+    },
+}
+
+/// collect's selection flags, which `jobs create` takes too.
+#[derive(Args)]
+struct SelectionArgs {
+    /// Overrides logCollectionFromDate: RFC 3339, epoch seconds, or a span before now (`2h`, `3d`).
+    #[arg(long)]
+    from: Option<String>,
+    /// Overrides logCollectionToDate: RFC 3339, epoch seconds, or a span before now.
+    #[arg(long)]
+    to: Option<String>,
+    /// Overrides level (FATAL, ERROR, WARN, INFO, DEBUG).
+    #[arg(long)]
+    level: Option<String>,
+    /// Sets redacted to true.
+    #[arg(long)]
+    redact: bool,
+    /// Overrides sizeRequestedPerFileBytes.
+    #[arg(long, allow_negative_numbers = true)]
+    size_per_file: Option<i64>,
+}
+
+impl SelectionArgs {
+    /// The request fields these flags replace.
+    fn overrides(&self) -> Vec<(&'static str, Value)> {
+        let mut overrides = Vec::new();
+        if let Some(v) = &self.from {
+            overrides.push(("logCollectionFromDate", date_value(v)));
+        }
+        if let Some(v) = &self.to {
+            overrides.push(("logCollectionToDate", date_value(v)));
+        }
+        if let Some(v) = &self.level {
+            overrides.push(("level", Value::from(v.as_str())));
+        }
+        if self.redact {
+            overrides.push(("redacted", Value::Bool(true)));
+        }
+        if let Some(v) = self.size_per_file {
+            overrides.push(("sizeRequestedPerFileBytes", Value::from(v)));
+        }
+        overrides
+    }
 }
 
 #[derive(Args)]
@@ -76,21 +202,8 @@ struct CollectArgs {
     /// Threads for reading and compression (default: available cores; 1 runs everything on one thread).
     #[arg(long)]
     threads: Option<usize>,
-    /// Overrides logCollectionFromDate: RFC 3339, epoch seconds, or a span before now (`2h`, `3d`).
-    #[arg(long)]
-    from: Option<String>,
-    /// Overrides logCollectionToDate: RFC 3339, epoch seconds, or a span before now.
-    #[arg(long)]
-    to: Option<String>,
-    /// Overrides level (FATAL, ERROR, WARN, INFO, DEBUG).
-    #[arg(long)]
-    level: Option<String>,
-    /// Sets redacted to true.
-    #[arg(long)]
-    redact: bool,
-    /// Overrides sizeRequestedPerFileBytes.
-    #[arg(long, allow_negative_numbers = true)]
-    size_per_file: Option<i64>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Print the plan (components, files, bytes) and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -108,15 +221,21 @@ fn main() -> ExitCode {
         Command::Collect(args) => collect(args),
         Command::Verify { archive } => verify(&archive),
         Command::Merge(args) => merge(args),
+        Command::Jobs(args) => jobs(args),
     };
     ExitCode::from(code)
 }
 
 fn fail(e: &Error) -> u8 {
-    eprintln!("logpack: error: {e}");
+    match e {
+        // The code first, as Ops Manager's clients print it.
+        Error::Refused { .. } => eprintln!("{e}"),
+        _ => eprintln!("logpack: error: {e}"),
+    }
     match e {
         e if e.is_bad_request() => EXIT_USAGE,
         Error::Input { .. } => EXIT_USAGE,
+        Error::Refused { .. } => EXIT_REFUSED,
         _ => EXIT_FATAL,
     }
 }
@@ -143,22 +262,7 @@ fn collect(args: CollectArgs) -> u8 {
         eprintln!("logpack: error: --json and -o - both write to stdout; choose one");
         return EXIT_USAGE;
     }
-    let mut overrides: Vec<(&str, Value)> = Vec::new();
-    if let Some(v) = &args.from {
-        overrides.push(("logCollectionFromDate", date_value(v)));
-    }
-    if let Some(v) = &args.to {
-        overrides.push(("logCollectionToDate", date_value(v)));
-    }
-    if let Some(v) = &args.level {
-        overrides.push(("level", Value::from(v.as_str())));
-    }
-    if args.redact {
-        overrides.push(("redacted", Value::Bool(true)));
-    }
-    if let Some(v) = args.size_per_file {
-        overrides.push(("sizeRequestedPerFileBytes", Value::from(v)));
-    }
+    let overrides = args.selection.overrides();
     let request = match Request::from_file_with(&args.request, &overrides) {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -449,5 +553,190 @@ fn verify(archive: &std::path::Path) -> u8 {
             eprintln!("logpack: {}: {e}", archive.display());
             EXIT_FATAL
         }
+    }
+}
+
+/// The default spool: $LOGPACK_SPOOL, else $XDG_STATE_HOME/logpack, else
+/// ~/.local/state/logpack.
+fn default_spool() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("LOGPACK_SPOOL")
+        .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("logpack")))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/logpack")))
+        .unwrap_or_else(|| PathBuf::from(".logpack-spool"))
+}
+
+/// A clock stopped at `LOGPACK_NOW` (RFC 3339): a hook for tests of expiry.
+struct FixedClock(jiff::Timestamp);
+
+impl logpack::jobs::Clock for FixedClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+fn jobs(args: JobsArgs) -> u8 {
+    let (threads, quiet) = match &args.command {
+        JobsCommand::Create { threads, quiet, .. } | JobsCommand::Retry { threads, quiet, .. } => {
+            (*threads, *quiet)
+        }
+        _ => (None, false),
+    };
+    let mut options = Options::default();
+    if let Some(t) = threads {
+        options.threads = t;
+    }
+    let engine = match Engine::new(options) {
+        Ok(e) => std::sync::Arc::new(e),
+        Err(e) => return fail(&e),
+    };
+    let mut store_options = logpack::jobs::StoreOptions {
+        max_in_progress: args.max_in_progress,
+        ..Default::default()
+    };
+    if let Some(now) = std::env::var("LOGPACK_NOW").ok().filter(|s| !s.is_empty()) {
+        match now.parse::<jiff::Timestamp>() {
+            Ok(t) => store_options.clock = std::sync::Arc::new(FixedClock(t)),
+            Err(e) => {
+                eprintln!("logpack: error: LOGPACK_NOW: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let spool = args.spool.clone().unwrap_or_else(default_spool);
+    let store = match logpack::jobs::JobStore::open(&spool, engine, store_options) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let print = |v: &Value| -> u8 {
+        let mut out = std::io::stdout().lock();
+        match serde_json::to_writer_pretty(&mut out, v)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush())
+        {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("logpack: error: cannot print: {e}");
+                EXIT_FATAL
+            }
+        }
+    };
+    let run = |started: logpack::jobs::Started| -> u8 {
+        use logpack::jobs::Outcome;
+        let id = started.id.clone();
+        match store.run(started) {
+            Ok(Outcome::Success) => EXIT_OK,
+            Ok(Outcome::Failure) if quiet => EXIT_PARTIAL,
+            Ok(Outcome::Failure) => {
+                if let Ok(job) = store.get(&id, true) {
+                    if let Some(e) = job.get("errorMessage").and_then(Value::as_str) {
+                        eprintln!("logpack: job {id} failed: {e}");
+                    }
+                    for c in job["childJobs"].as_array().into_iter().flatten() {
+                        if c["status"] == "FAILURE" {
+                            eprintln!(
+                                "logpack: FAILURE {} {} ({}): {}",
+                                c["hostName"].as_str().unwrap_or(""),
+                                c["logCollectionType"].as_str().unwrap_or(""),
+                                c["path"].as_str().unwrap_or(""),
+                                c["errorMessage"].as_str().unwrap_or("")
+                            );
+                        }
+                    }
+                }
+                EXIT_PARTIAL
+            }
+            Ok(Outcome::Deleted) => {
+                eprintln!("logpack: job {id} was deleted while it ran");
+                EXIT_FATAL
+            }
+            Err(e) => fail(&e),
+        }
+    };
+    match args.command {
+        JobsCommand::Create {
+            request, selection, ..
+        } => {
+            let text = match std::fs::read_to_string(&request) {
+                Ok(t) => t,
+                Err(source) => {
+                    return fail(&Error::Input {
+                        path: request,
+                        source,
+                    })
+                }
+            };
+            let base = request
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf();
+            let started = match store.create(&text, &base, &selection.overrides()) {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            println!("{}", serde_json::json!({ "id": started.id }));
+            let _ = std::io::stdout().flush();
+            run(started)
+        }
+        JobsCommand::List {
+            verbose,
+            page,
+            items_per_page,
+        } => match store.list(page, items_per_page, verbose) {
+            Ok(v) => print(&v),
+            Err(e) => fail(&e),
+        },
+        JobsCommand::Get { id, verbose } => match store.get(&id, verbose) {
+            Ok(v) => print(&v),
+            Err(e) => fail(&e),
+        },
+        JobsCommand::Download { id, output } => {
+            let stdout = std::io::stdout();
+            let mut lock;
+            let out = if output.as_os_str() == "-" {
+                lock = stdout.lock();
+                Output::Writer(&mut lock)
+            } else {
+                Output::Path(output)
+            };
+            match store.download(&id, out) {
+                Ok(path) => {
+                    if let Some(p) = path {
+                        eprintln!("logpack: wrote {}", p.display());
+                    }
+                    EXIT_OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        JobsCommand::Extend { id, date } => {
+            let until = match date.parse::<jiff::Timestamp>() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!(
+                        "logpack: error: expirationDate: {date:?} is not an RFC 3339 date: {e}"
+                    );
+                    return EXIT_USAGE;
+                }
+            };
+            match store.extend(&id, until) {
+                Ok(v) => print(&v),
+                Err(e) => fail(&e),
+            }
+        }
+        JobsCommand::Retry { id, .. } => match store.retry(&id) {
+            Ok(started) => run(started),
+            Err(e) => fail(&e),
+        },
+        JobsCommand::Delete { id } => match store.delete(&id) {
+            Ok(()) => EXIT_OK,
+            Err(e) => fail(&e),
+        },
     }
 }

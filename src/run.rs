@@ -75,6 +75,10 @@ pub struct RunSpec<'a> {
     pub compression_level: Option<i32>,
     /// A whole archive, or bare fragments for a caller that keeps the index.
     pub finish: Finish,
+    /// Collect only these children, each named by its archive `path` and
+    /// `logCollectionType` as a manifest lists them (a retry collects only
+    /// what failed); `None` collects every child of the request.
+    pub only: Option<Vec<(String, String)>>,
 }
 
 impl Default for RunSpec<'_> {
@@ -95,6 +99,7 @@ impl<'a> RunSpec<'a> {
             format: None,
             compression_level: None,
             finish: Finish::Archive,
+            only: None,
         }
     }
 

@@ -47,7 +47,9 @@ impl logpack_result {
             Error::Input { .. }
             | Error::Scratch(_)
             | Error::Corrupt(_)
-            | Error::BadArchive { .. } => LOGPACK_RESULT_IO,
+            | Error::BadArchive { .. }
+            | Error::Store { .. } => LOGPACK_RESULT_IO,
+            Error::Refused { .. } => LOGPACK_RESULT_BUSY,
             Error::Output { .. } => LOGPACK_RESULT_OUTPUT,
             Error::Cancelled => LOGPACK_RESULT_CANCELLED,
         }
