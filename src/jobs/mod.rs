@@ -499,6 +499,32 @@ impl JobStore {
         }
     }
 
+    /// Runs a started job on a thread of its own (with its own connection
+    /// to the store) and returns at once; [`wait`](Self::wait) for it.
+    pub fn run_in_background(
+        &self,
+        started: Started,
+    ) -> Result<std::thread::JoinHandle<Result<Outcome>>> {
+        let store = JobStore::open(&self.spool.dir, self.engine.clone(), self.options.clone())?;
+        Ok(std::thread::Builder::new()
+            .name(format!("logpack-job-{}", started.id))
+            .spawn(move || store.run(started))
+            .map_err(|e| store_error(&self.spool.dir, e.to_string()))?)
+    }
+
+    /// Waits until the job is no longer IN_PROGRESS (whichever process runs
+    /// it) or `timeout` passes, and returns it.
+    pub fn wait(&self, id: &str, timeout: Duration) -> Result<Value> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let job = self.get(id, false)?;
+            if job["status"] != "IN_PROGRESS" || std::time::Instant::now() >= deadline {
+                return Ok(job);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A thread that polls the record while the job runs and cancels the
     /// run when a delete asks for it (from any process). Returns whether it
     /// did.
