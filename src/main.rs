@@ -590,6 +590,12 @@ fn jobs(args: JobsArgs) -> u8 {
     if let Some(t) = threads {
         options.threads = t;
     }
+    if !matches!(
+        args.command,
+        JobsCommand::Create { .. } | JobsCommand::Retry { .. }
+    ) {
+        options.threads = 1; // nothing runs: no pools to start
+    }
     let engine = match Engine::new(options) {
         Ok(e) => std::sync::Arc::new(e),
         Err(e) => return fail(&e),

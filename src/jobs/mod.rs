@@ -435,7 +435,8 @@ impl JobStore {
             None
         };
         let cancel = CancelToken::default();
-        let watcher = self.watch_for_delete(id, &cancel);
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let watcher = self.watch_for_delete(id, &cancel, stopped);
         let mut spec = RunSpec::new().cancel(cancel.clone());
         spec.id = id.to_string();
         spec.created = at(row.created_ms);
@@ -454,7 +455,7 @@ impl JobStore {
                 .run(&request, Output::Path(archive.clone()), spec)
                 .map(Summary::of)
         };
-        cancel.cancel(); // stops the watcher
+        drop(stop); // the watcher returns at once
         let deleted = watcher.join().unwrap_or(false);
         let now = ms(self.now());
         if deleted {
@@ -528,14 +529,22 @@ impl JobStore {
     /// A thread that polls the record while the job runs and cancels the
     /// run when a delete asks for it (from any process). Returns whether it
     /// did.
-    fn watch_for_delete(&self, id: &str, cancel: &CancelToken) -> std::thread::JoinHandle<bool> {
+    fn watch_for_delete(
+        &self,
+        id: &str,
+        cancel: &CancelToken,
+        stopped: crossbeam_channel::Receiver<()>,
+    ) -> std::thread::JoinHandle<bool> {
         let (db, id, cancel) = (self.spool.db(), id.to_string(), cancel.clone());
         std::thread::spawn(move || {
             let Ok(conn) = Connection::open(&db) else {
                 return false;
             };
             let _ = conn.busy_timeout(Duration::from_secs(5));
-            while !cancel.is_cancelled() {
+            // Polls every 100 ms until the run ends (the sender is dropped).
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(100))
+            {
                 let asked: Option<bool> = conn
                     .query_row("SELECT cancel FROM jobs WHERE id = ?1", [&id], |r| r.get(0))
                     .optional()
@@ -544,7 +553,6 @@ impl JobStore {
                     cancel.cancel();
                     return true;
                 }
-                std::thread::sleep(Duration::from_millis(100));
             }
             false
         })
