@@ -552,7 +552,10 @@ fn validate(raw: RawRequest, base: &Path) -> Result<Request> {
                 .log_path
                 .ok_or_else(|| Error::invalid(pf("logPath"), "missing"))?;
             check_path(&pf("logPath"), &log_path)?;
-            if log_path.ends_with('/') {
+            // `x/..` or `x/.` names a directory too, and its empty file
+            // name would make every dot-file of x a rotated sibling.
+            let last = log_path.rsplit('/').next().unwrap_or_default();
+            if log_path.ends_with('/') || last == "." || last == ".." {
                 return Err(Error::invalid(
                     pf("logPath"),
                     "must name a file, not a directory",
@@ -750,6 +753,17 @@ fn default_log_types(hosts: &[Host]) -> Vec<LogType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_path_that_names_a_directory_is_refused() {
+        for path in ["logs/", "logs/..", "logs/.", "..", "."] {
+            let json = format!(
+                r#"{{"hosts":[{{"hostname":"h","processes":[{{"type":"mongod","port":1,"logPath":"{path}"}}]}}]}}"#
+            );
+            let err = Request::from_json(&json, Path::new("/base")).unwrap_err();
+            assert!(err.to_string().contains("logPath"), "{path}: {err}");
+        }
+    }
 
     #[test]
     fn the_layout_table_has_one_row_per_type_in_order() {

@@ -476,3 +476,74 @@ fn a_store_that_cannot_be_opened_is_a_clear_error_and_is_left_alone() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("plain-file"), "{}", run.stderr);
 }
+
+#[test]
+fn a_full_disk_fails_the_job_with_the_os_error_and_harms_nothing_else() {
+    let t = Tree::new();
+    let spool = t.path("spool");
+    let small = t.request(&json!({"hosts": [{"hostname": "h1", "processes": [
+        {"type": "mongod", "port": 27017, "logPath": t.file("a/mongod.log", log_text(10_000, 1))}]}]}));
+    let (ok_id, run) = create(&spool, None, &small, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Random bytes do not compress: an archive of about 8 MiB.
+    let mut big_log = vec![0u8; 8 << 20];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut big_log);
+    let big = t.request_at(
+        "big.json",
+        &json!({"hosts": [{"hostname": "h2", "processes": [
+        {"type": "mongod", "port": 27017, "logPath": t.file("b/mongod.log", big_log)}]}]}),
+    );
+    // Files may not grow past 4 MiB: writes past it fail with EFBIG, as on a
+    // full disk (SIGXFSZ ignored, as the shell's trap leaves it for exec).
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 4096; exec "$0" jobs --spool "$1" create "$2" --quiet"#)
+        .arg(bin())
+        .arg(&spool)
+        .arg(&big)
+        .env_remove("LOGPACK_NOW")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let id = serde_json::from_str::<Value>(&first).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = json_of(&jobs(&spool, None, &["get", &id]));
+    assert_eq!(job["status"], "FAILURE");
+    let message = job["errorMessage"].as_str().unwrap();
+    assert!(message.contains("File too large"), "{message}");
+    // Nothing half-written, the other job untouched, the store usable.
+    let left: Vec<String> = names_in(&spool.join("archives"));
+    assert_eq!(left, [format!("{ok_id}.tar.gz")], "{left:?}");
+    let run = jobs(
+        &spool,
+        None,
+        &["download", &id, "-o", t.path("x").to_str().unwrap()],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("has no archive") && run.stderr.contains("File too large"),
+        "{}",
+        run.stderr
+    );
+    assert!(!t.path("x").exists());
+    let dl = t.path("ok.tar.gz");
+    assert_eq!(
+        jobs(
+            &spool,
+            None,
+            &["download", &ok_id, "-o", dl.to_str().unwrap()]
+        )
+        .code,
+        0
+    );
+    assert_eq!(logpack(&["verify".as_ref(), dl.as_os_str()]).code, 0);
+    assert_eq!(json_of(&jobs(&spool, None, &["list"]))["totalCount"], 2);
+}
