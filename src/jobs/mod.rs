@@ -507,10 +507,10 @@ impl JobStore {
         started: Started,
     ) -> Result<std::thread::JoinHandle<Result<Outcome>>> {
         let store = JobStore::open(&self.spool.dir, self.engine.clone(), self.options.clone())?;
-        Ok(std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("logpack-job-{}", started.id))
             .spawn(move || store.run(started))
-            .map_err(|e| store_error(&self.spool.dir, e.to_string()))?)
+            .map_err(|e| store_error(&self.spool.dir, e.to_string()))
     }
 
     /// Waits until the job is no longer IN_PROGRESS (whichever process runs
