@@ -316,13 +316,7 @@ impl JobStore {
             ids
         };
         for id in ids {
-            for path in [self.spool.archive(&id), self.spool.key(&id)] {
-                match fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(store_error(&path, e.to_string())),
-                }
-            }
+            remove_files(&[self.spool.archive(&id), self.spool.key(&id)])?;
             self.conn
                 .execute(
                     "UPDATE jobs SET status = 'EXPIRED', has_archive = 0 \
@@ -847,19 +841,24 @@ impl JobStore {
                 .map_err(|e| self.sql(e))?;
             Ok(())
         })?;
-        for path in [
+        remove_files(&[
             self.spool.archive(id),
             self.spool.key(id),
             self.spool.lock(id),
-        ] {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(store_error(&path, e.to_string())),
-            }
-        }
-        Ok(())
+        ])
     }
+}
+
+/// Removes those of `paths` that exist.
+fn remove_files(paths: &[PathBuf]) -> Result<()> {
+    for path in paths {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(store_error(path, e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 fn status_str(s: Status) -> &'static str {
