@@ -2,15 +2,16 @@
  * logpack: the C ABI of the logpack log archive engine.
  *
  * Conventions:
- * - Handles are opaque (logpack_job, logpack_cancel_token); each has its own
+ * - Handles are opaque (logpack_job, logpack_cancel_token, logpack_store);
+ *   each has its own
  *   _free function, which accepts NULL.
  * - Every fallible function returns a logpack_result. A NULL where a pointer
  *   is required gives LOGPACK_RESULT_NULL_PARAMETER before anything is read.
  *   A panic inside logpack is caught and gives LOGPACK_RESULT_PANIC (or NULL).
  * - Strings are a pointer plus a length in bytes, never assumed to be
  *   NUL-terminated. Paths need not be UTF-8.
- * - Error messages are read from the job with logpack_job_last_error, never
- *   from thread-local storage.
+ * - Error messages are read from the handle (logpack_job_last_error,
+ *   logpack_store_last_error), never from thread-local storage.
  * - Callbacks run only on the thread that called logpack_job_run_*, one call
  *   at a time.
  *
@@ -38,6 +39,20 @@
 #define LOGPACK_VERSION_NUMBER \
   (LOGPACK_VERSION_MAJOR * 10000 + LOGPACK_VERSION_MINOR * 100 + LOGPACK_VERSION_PATCH)
 #define LOGPACK_VERSION_STRING "0.1.0"
+
+/**
+ * `logpack_store_set_option` key: the threads of the engine that runs the
+ * store's jobs, 1 to 1024. Default: the available cores.
+ */
+#define LOGPACK_STORE_OPTION_THREADS 1
+
+/**
+ * `logpack_store_set_option` key: the jobs that may be `IN_PROGRESS` at
+ * once in the store, counted across every process that uses it, 1 to
+ * 1024. Default 4. One more is refused with `LOGPACK_RESULT_BUSY`
+ * (`RATE_LIMITED`).
+ */
+#define LOGPACK_STORE_OPTION_MAX_IN_PROGRESS 2
 
 /**
  * The result of every fallible logpack function. Values are never reused.
@@ -82,11 +97,26 @@ typedef enum logpack_result {
    */
   LOGPACK_RESULT_CANCELLED = 300,
   /**
-   * Reserved for the job manager.
+   * The job store refused: too many jobs in progress (`RATE_LIMITED`,
+   * at the start of the store's last error).
    */
   LOGPACK_RESULT_BUSY = 301,
   /**
-   * A panic was caught inside logpack; the job is poisoned.
+   * No job with that id in the store
+   * (`LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP`).
+   */
+  LOGPACK_RESULT_NOT_FOUND = 302,
+  /**
+   * The job store refused the operation because of the job's state or
+   * the date asked for; the store's last error starts with the Ops
+   * Manager code and a colon (`CANNOT_DOWNLOAD_JOB_IN_PROGRESS`,
+   * `CANNOT_DOWNLOAD_EXPIRED_JOB`, `CANNOT_EXTEND_EXPIRED_JOB`,
+   * `EXPIRATION_DATE_MUST_BE_IN_FUTURE`, `EXPIRATION_DATE_TOO_DISTANT`,
+   * `ONLY_FAILED_JOB_CAN_BE_RESTARTED`, `CANNOT_DELETE_JOB_IN_PROGRESS`).
+   */
+  LOGPACK_RESULT_REFUSED = 303,
+  /**
+   * A panic was caught inside logpack; the job or store is poisoned.
    */
   LOGPACK_RESULT_PANIC = 900,
 } logpack_result;
@@ -120,6 +150,15 @@ typedef struct logpack_cancel_token logpack_cancel_token;
  * One collection: configure it, run it once, read its manifest. Opaque.
  */
 typedef struct logpack_job logpack_job;
+
+/**
+ * A job store over a spool directory: new, set options, open, then any
+ * number of operations. Opaque. Calls on one store are serialized (a
+ * `logpack_store_wait` holds it until it returns); its last error is that
+ * of the last call, so use a store from one thread at a time, or open one
+ * store per thread (handles on the same directory see the same jobs).
+ */
+typedef struct logpack_store logpack_store;
 
 /**
  * Progress: `done_bytes` grows monotonically and the last call has
@@ -274,6 +313,194 @@ uint32_t logpack_version_number(void);
  * never freed. Thread-safe.
  */
 const char *logpack_version_string(void);
+
+/**
+ * Creates a store handle, not yet open: set options, then
+ * `logpack_store_open`. Ownership: the caller frees it with
+ * `logpack_store_free`. Returns NULL only on a caught panic.
+ */
+struct logpack_store *logpack_store_new(void);
+
+/**
+ * Frees a store, after waiting for the runs it started (create, retry)
+ * to end: a job runs to its end unless deleted (delete a project job
+ * first to cancel its run). Strings handed out stay valid: they have
+ * their own free function. NULL is a no-op. Must not be called while
+ * another call on the store is under way.
+ */
+void logpack_store_free(struct logpack_store *store);
+
+/**
+ * Sets one option (`LOGPACK_STORE_OPTION_*`) before `logpack_store_open`.
+ * Returns OK, NULL_PARAMETER, INVALID_OPTION for an unknown key or a
+ * value out of range, or INVALID_STATE once the store is open.
+ */
+enum logpack_result logpack_store_set_option(struct logpack_store *store,
+                                             unsigned int key,
+                                             int64_t value);
+
+/**
+ * Opens the store in the spool directory `dir` (`len` bytes, need not be
+ * UTF-8), creating it (mode 0700) when missing. Any number of handles and
+ * processes may open the same directory. Returns OK, NULL_PARAMETER, IO
+ * when the store cannot be used (message in `logpack_store_last_error`),
+ * or INVALID_STATE when the store is open already.
+ */
+enum logpack_result logpack_store_open(struct logpack_store *store, const char *dir, size_t len);
+
+/**
+ * Records a job for the request JSON (`json`, `json_len` bytes) and
+ * starts it on a thread of its own; returns at once with the job's id
+ * (24 hex digits) in `*id` (NUL-terminated, `*id_len` bytes; free it with
+ * `logpack_string_free`). Relative request paths resolve against
+ * `base_dir` (`base_dir_len` bytes, need not be UTF-8), or against the
+ * working directory when `base_dir` is NULL. Returns OK,
+ * NULL_PARAMETER, INVALID_REQUEST (malformed or invalid request, or an
+ * OM server job's time range that breaks its rules), IO (`base_dir` is
+ * not a directory, or the store cannot be used), BUSY (`RATE_LIMITED`:
+ * too many jobs in progress) or INVALID_STATE (not open). Outputs are
+ * written only on OK.
+ */
+enum logpack_result logpack_store_create(struct logpack_store *store,
+                                         const char *json,
+                                         size_t json_len,
+                                         const char *base_dir,
+                                         size_t base_dir_len,
+                                         char **id,
+                                         size_t *id_len);
+
+/**
+ * Waits until the job is no longer `IN_PROGRESS` (whichever process runs
+ * it) or `timeout_ms` milliseconds pass, then gives the job's JSON (the
+ * Ops Manager resource; its `status` tells which) in `*json`
+ * (NUL-terminated, `*json_len` bytes; free it with `logpack_string_free`).
+ * Holds the store while it waits. Returns OK, NULL_PARAMETER,
+ * INVALID_REQUEST (a malformed id), NOT_FOUND, IO or INVALID_STATE.
+ */
+enum logpack_result logpack_store_wait(struct logpack_store *store,
+                                       const char *id,
+                                       size_t id_len,
+                                       uint64_t timeout_ms,
+                                       char **json,
+                                       size_t *json_len);
+
+/**
+ * The job's JSON (the Ops Manager resource, with `childJobs` when
+ * `verbose` is non-zero) in `*json` (NUL-terminated, `*json_len` bytes;
+ * free it with `logpack_string_free`). Returns OK, NULL_PARAMETER,
+ * INVALID_REQUEST (a malformed id), NOT_FOUND
+ * (`LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP`), IO or INVALID_STATE.
+ */
+enum logpack_result logpack_store_get(struct logpack_store *store,
+                                      const char *id,
+                                      size_t id_len,
+                                      int verbose,
+                                      char **json,
+                                      size_t *json_len);
+
+/**
+ * A page of jobs, newest first, as `{"results": [...], "totalCount": N,
+ * "links": []}` in `*json` (NUL-terminated, `*json_len` bytes; free it
+ * with `logpack_string_free`). `page` counts from 1; `items_per_page` is
+ * 1 to 500; `verbose` non-zero adds `childJobs`. Returns OK,
+ * NULL_PARAMETER, INVALID_REQUEST (page or size out of range), IO or
+ * INVALID_STATE.
+ */
+enum logpack_result logpack_store_list(struct logpack_store *store,
+                                       size_t page,
+                                       size_t items_per_page,
+                                       int verbose,
+                                       char **json,
+                                       size_t *json_len);
+
+/**
+ * Copies the job's archive (a tar.gz) to `path` (`path_len` bytes, need
+ * not be UTF-8), or into an existing directory under the job's archive
+ * name (`logs_<resourceName>_<ts>.tar.gz`, `om-logs_<ts>.tar.gz`). The
+ * copy goes to a temporary file, fsynced and renamed. A FAILURE job
+ * downloads its successful components. Returns OK, NULL_PARAMETER,
+ * INVALID_REQUEST (a malformed id), NOT_FOUND, REFUSED
+ * (`CANNOT_DOWNLOAD_JOB_IN_PROGRESS`, `CANNOT_DOWNLOAD_EXPIRED_JOB`),
+ * OUTPUT (nothing is left at the path), IO (e.g. a job that failed
+ * before writing any archive) or INVALID_STATE.
+ */
+enum logpack_result logpack_store_download_to_path(struct logpack_store *store,
+                                                   const char *id,
+                                                   size_t id_len,
+                                                   const char *path,
+                                                   size_t path_len);
+
+/**
+ * Hands the job's archive to `write` in order, on this thread (`buf` is
+ * valid only during the call). Returns what
+ * `logpack_store_download_to_path` returns; a non-zero return from
+ * `write` gives OUTPUT and ends the download.
+ */
+enum logpack_result logpack_store_download_to_writer(struct logpack_store *store,
+                                                     const char *id,
+                                                     size_t id_len,
+                                                     logpack_write_fn write,
+                                                     void *userdata);
+
+/**
+ * Sets the job's expiration to `date` (RFC 3339, `date_len` bytes, e.g.
+ * `"2030-01-01T00:00:00Z"`): any instant in the future, up to 6 months
+ * (project job) or 28 days (OM server job) after its creation. Gives the
+ * updated job's JSON in `*json` (NUL-terminated, `*json_len` bytes; free
+ * it with `logpack_string_free`). Returns OK, NULL_PARAMETER,
+ * INVALID_REQUEST (a malformed id or date), NOT_FOUND, REFUSED
+ * (`CANNOT_EXTEND_EXPIRED_JOB`, `EXPIRATION_DATE_MUST_BE_IN_FUTURE`,
+ * `EXPIRATION_DATE_TOO_DISTANT`), IO or INVALID_STATE.
+ */
+enum logpack_result logpack_store_extend(struct logpack_store *store,
+                                         const char *id,
+                                         size_t id_len,
+                                         const char *date,
+                                         size_t date_len,
+                                         char **json,
+                                         size_t *json_len);
+
+/**
+ * Restarts a FAILURE job on a thread of its own and returns at once; wait
+ * for it with `logpack_store_wait`. Only its FAILURE components are
+ * collected again; the others are carried over from its archive. Returns
+ * OK, NULL_PARAMETER, INVALID_REQUEST (a malformed id), NOT_FOUND,
+ * REFUSED (`ONLY_FAILED_JOB_CAN_BE_RESTARTED`), BUSY (`RATE_LIMITED`),
+ * IO or INVALID_STATE.
+ */
+enum logpack_result logpack_store_retry(struct logpack_store *store, const char *id, size_t id_len);
+
+/**
+ * Deletes the job, its archive and its record. A project job still
+ * running (in any process) is cancelled first, and the call waits for its
+ * run to stop; an OM server job still running is refused. Returns OK,
+ * NULL_PARAMETER, INVALID_REQUEST (a malformed id), NOT_FOUND, REFUSED
+ * (`CANNOT_DELETE_JOB_IN_PROGRESS`), IO or INVALID_STATE.
+ */
+enum logpack_result logpack_store_delete(struct logpack_store *store,
+                                         const char *id,
+                                         size_t id_len);
+
+/**
+ * Copies the store's last error message (UTF-8, no NUL) into `buf`, at
+ * most `cap` bytes (never splitting a character), and stores the number
+ * of bytes copied in `*out_len`. With `buf` NULL and `cap` 0, stores the
+ * message's full length instead. A refusal's message starts with its Ops
+ * Manager code and a colon, e.g. `"RATE_LIMITED: 4 jobs are in
+ * progress..."`. An empty message means the last call succeeded. Returns
+ * OK or NULL_PARAMETER (`buf` NULL with `cap` > 0).
+ */
+enum logpack_result logpack_store_last_error(const struct logpack_store *store,
+                                             char *buf,
+                                             size_t cap,
+                                             size_t *out_len);
+
+/**
+ * Frees a string handed out by logpack (a job id, a job's or a list's
+ * JSON). NULL is a no-op. The pointer must be the one logpack gave, freed
+ * once. Thread-safe.
+ */
+void logpack_string_free(char *s);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -45,6 +45,9 @@ const SECTIONS: &[&str] = &[
     "stream_gzip_and_tar",
     "base_dir",
     "non_utf8_paths",
+    "store_null_parameters",
+    "store",
+    "store_retry_and_limits",
 ];
 
 const WARNINGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
@@ -194,6 +197,8 @@ fn build_and_run(cc: &str, extra: &[&str], exe: &Path, scratch: &Path) {
     std::fs::create_dir_all(&tmp).unwrap();
     let ran = Command::new(exe)
         .env("TMPDIR", &tmp)
+        // The job store's section collects the sample deployment.
+        .env("LOGPACK_SAMPLE_DIR", root().join("examples/sample"))
         .env("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
         .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         .output()

@@ -166,9 +166,9 @@ impl logpack_job {
     }
 }
 
-/// The engine for `threads`, shared by every job of the process: one pair
-/// of pools per thread count, built once, instead of two pools per job.
-fn shared_engine(threads: usize) -> Result<Arc<Engine>, Error> {
+/// The engine for `threads`, shared by every job and store of the process:
+/// one pair of pools per thread count, built once, instead of two per job.
+pub(super) fn shared_engine(threads: usize) -> Result<Arc<Engine>, Error> {
     static ENGINES: OnceLock<Mutex<HashMap<usize, Arc<Engine>>>> = OnceLock::new();
     let engines = ENGINES.get_or_init(Default::default);
     let mut engines = engines

@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_uint};
 
 use super::boundary::guard;
 use crate::error::Error;
+use crate::jobs::codes;
 
 /// The result of every fallible logpack function. Values are never reused.
 #[repr(C)]
@@ -30,9 +31,20 @@ pub enum logpack_result {
     LOGPACK_RESULT_OUTPUT = 201,
     /// The run was cancelled; nothing is left at the output path.
     LOGPACK_RESULT_CANCELLED = 300,
-    /// Reserved for the job manager.
+    /// The job store refused: too many jobs in progress (`RATE_LIMITED`,
+    /// at the start of the store's last error).
     LOGPACK_RESULT_BUSY = 301,
-    /// A panic was caught inside logpack; the job is poisoned.
+    /// No job with that id in the store
+    /// (`LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP`).
+    LOGPACK_RESULT_NOT_FOUND = 302,
+    /// The job store refused the operation because of the job's state or
+    /// the date asked for; the store's last error starts with the Ops
+    /// Manager code and a colon (`CANNOT_DOWNLOAD_JOB_IN_PROGRESS`,
+    /// `CANNOT_DOWNLOAD_EXPIRED_JOB`, `CANNOT_EXTEND_EXPIRED_JOB`,
+    /// `EXPIRATION_DATE_MUST_BE_IN_FUTURE`, `EXPIRATION_DATE_TOO_DISTANT`,
+    /// `ONLY_FAILED_JOB_CAN_BE_RESTARTED`, `CANNOT_DELETE_JOB_IN_PROGRESS`).
+    LOGPACK_RESULT_REFUSED = 303,
+    /// A panic was caught inside logpack; the job or store is poisoned.
     LOGPACK_RESULT_PANIC = 900,
 }
 
@@ -49,7 +61,11 @@ impl logpack_result {
             | Error::Corrupt(_)
             | Error::BadArchive { .. }
             | Error::Store { .. } => LOGPACK_RESULT_IO,
-            Error::Refused { .. } => LOGPACK_RESULT_BUSY,
+            Error::Refused { code, .. } => match *code {
+                codes::NOT_FOUND => LOGPACK_RESULT_NOT_FOUND,
+                codes::RATE_LIMITED => LOGPACK_RESULT_BUSY,
+                _ => LOGPACK_RESULT_REFUSED,
+            },
             Error::Output { .. } => LOGPACK_RESULT_OUTPUT,
             Error::Cancelled => LOGPACK_RESULT_CANCELLED,
         }
@@ -79,6 +95,8 @@ pub extern "C" fn logpack_result_name(r: c_uint) -> *const c_char {
             LOGPACK_RESULT_OUTPUT,
             LOGPACK_RESULT_CANCELLED,
             LOGPACK_RESULT_BUSY,
+            LOGPACK_RESULT_NOT_FOUND,
+            LOGPACK_RESULT_REFUSED,
             LOGPACK_RESULT_PANIC,
         ];
         static_str(match known.into_iter().find(|k| *k as c_uint == r) {
@@ -92,6 +110,8 @@ pub extern "C" fn logpack_result_name(r: c_uint) -> *const c_char {
             Some(LOGPACK_RESULT_OUTPUT) => "LOGPACK_RESULT_OUTPUT\0",
             Some(LOGPACK_RESULT_CANCELLED) => "LOGPACK_RESULT_CANCELLED\0",
             Some(LOGPACK_RESULT_BUSY) => "LOGPACK_RESULT_BUSY\0",
+            Some(LOGPACK_RESULT_NOT_FOUND) => "LOGPACK_RESULT_NOT_FOUND\0",
+            Some(LOGPACK_RESULT_REFUSED) => "LOGPACK_RESULT_REFUSED\0",
             Some(LOGPACK_RESULT_PANIC) => "LOGPACK_RESULT_PANIC\0",
             None => "LOGPACK_RESULT_UNKNOWN\0",
         })

@@ -8,7 +8,11 @@
  * arguments, bad requests and options, job states, a run to a path (OK and
  * PARTIAL), progress, cancellation from the progress callback, from a token
  * on another thread and before the run, a failing writer, streamed zstd and
- * gzip, base directories and non-UTF-8 paths. Each section prints
+ * gzip, base directories and non-UTF-8 paths; then the job store: NULL
+ * arguments and options, the lifecycle of a job on examples/sample (create,
+ * wait, get, list, download, extend, retry, delete) with its refusals and
+ * their Ops Manager codes, a retry of a FAILURE job, free waiting for the
+ * runs, and the limit of jobs in progress. Each section prints
  * "ok <name>"; the first failed check prints "FAIL ..." and exits 1.
  *
  * The deployments are built here, in a mkdtemp() directory that is removed
@@ -234,11 +238,14 @@ _Static_assert(LOGPACK_RESULT_OK == 0 && LOGPACK_RESULT_PARTIAL == 1 &&
                    LOGPACK_RESULT_INVALID_OPTION == 102 && LOGPACK_RESULT_INVALID_STATE == 103 &&
                    LOGPACK_RESULT_IO == 200 && LOGPACK_RESULT_OUTPUT == 201 &&
                    LOGPACK_RESULT_CANCELLED == 300 && LOGPACK_RESULT_BUSY == 301 &&
+                   LOGPACK_RESULT_NOT_FOUND == 302 && LOGPACK_RESULT_REFUSED == 303 &&
                    LOGPACK_RESULT_PANIC == 900,
                "result values are fixed");
 _Static_assert(LOGPACK_OPTION_THREADS == 1 && LOGPACK_OPTION_FORMAT == 2 &&
                    LOGPACK_OPTION_COMPRESSION_LEVEL == 3,
                "option keys are fixed");
+_Static_assert(LOGPACK_STORE_OPTION_THREADS == 1 && LOGPACK_STORE_OPTION_MAX_IN_PROGRESS == 2,
+               "store option keys are fixed");
 
 static void test_versions(void) {
   CHECK(logpack_version_number() == LOGPACK_VERSION_NUMBER, "library %u, header %d",
@@ -270,6 +277,8 @@ static void test_result_names(void) {
       NAME(LOGPACK_RESULT_OUTPUT),
       NAME(LOGPACK_RESULT_CANCELLED),
       NAME(LOGPACK_RESULT_BUSY),
+      NAME(LOGPACK_RESULT_NOT_FOUND),
+      NAME(LOGPACK_RESULT_REFUSED),
       NAME(LOGPACK_RESULT_PANIC),
 #undef NAME
   };
@@ -894,6 +903,416 @@ static void test_non_utf8_paths(void) {
   ok("non_utf8_paths");
 }
 
+/* ---------------------------------------------------------- job store */
+
+/* The store's last error as a NUL-terminated string (static buffer). */
+static const char *store_error(const logpack_store *store) {
+  static char buf[4096];
+  size_t n = 12345;
+  EXPECT_RC(logpack_store_last_error(store, buf, sizeof buf - 1, &n), LOGPACK_RESULT_OK);
+  CHECK(n < sizeof buf, "out_len %zu larger than the buffer", n);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Checks a string handed out by the store: NUL-terminated, `len` bytes. */
+static char *handed_out(char *s, size_t len) {
+  CHECK(s != NULL, "a NULL string with OK");
+  CHECK(s[len] == '\0' && strlen(s) == len, "length %zu disagrees with strlen %zu", len, strlen(s));
+  return s;
+}
+
+#define EXPECT_REFUSAL(store, call, want, code)                                                    \
+  do {                                                                                             \
+    EXPECT_RC(call, want);                                                                         \
+    const char *e_ = store_error(store);                                                           \
+    CHECK(strncmp(e_, code ": ", strlen(code ": ")) == 0, "last error does not start with %s: %s", \
+          code, e_);                                                                               \
+  } while (0)
+
+static logpack_store *store_at(const char *spool, int64_t threads) {
+  logpack_store *store = logpack_store_new();
+  CHECK(store != NULL, "logpack_store_new returned NULL");
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_THREADS, threads),
+            LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_store_open(store, spool, strlen(spool)), LOGPACK_RESULT_OK);
+  CHECK(strcmp(store_error(store), "") == 0, "an error after OK: %s", store_error(store));
+  return store;
+}
+
+/* Creates a job; returns its id in `id` (25 bytes). */
+static void create_job(logpack_store *store, const char *json, const char *base, char id[25]) {
+  char *s = NULL;
+  size_t n = 0;
+  logpack_result rc = logpack_store_create(store, json, strlen(json), base,
+                                           base ? strlen(base) : 0, &s, &n);
+  CHECK(rc == LOGPACK_RESULT_OK, "create: %s: %s", logpack_result_name(rc), store_error(store));
+  handed_out(s, n);
+  CHECK(n == 24 && strspn(s, "0123456789abcdef") == 24, "id \"%s\"", s);
+  memcpy(id, s, 25);
+  logpack_string_free(s);
+}
+
+/* The job's JSON after waiting for it (a copy in a static buffer). */
+static const char *wait_job(logpack_store *store, const char *id) {
+  static char copy[1 << 16];
+  char *s = NULL;
+  size_t n = 0;
+  logpack_result rc = logpack_store_wait(store, id, strlen(id), 120000, &s, &n);
+  CHECK(rc == LOGPACK_RESULT_OK, "wait: %s: %s", logpack_result_name(rc), store_error(store));
+  handed_out(s, n);
+  CHECK(n < sizeof copy, "job JSON of %zu bytes", n);
+  memcpy(copy, s, n + 1);
+  logpack_string_free(s);
+  CHECK(strstr(copy, "\"status\":\"IN_PROGRESS\"") == NULL, "still running after 120 s: %s", copy);
+  return copy;
+}
+
+static const char *get_job(logpack_store *store, const char *id, int verbose) {
+  static char copy[1 << 16];
+  char *s = NULL;
+  size_t n = 0;
+  logpack_result rc = logpack_store_get(store, id, strlen(id), verbose, &s, &n);
+  CHECK(rc == LOGPACK_RESULT_OK, "get: %s: %s", logpack_result_name(rc), store_error(store));
+  handed_out(s, n);
+  CHECK(n < sizeof copy, "job JSON of %zu bytes", n);
+  memcpy(copy, s, n + 1);
+  logpack_string_free(s);
+  return copy;
+}
+
+/* A whole file, malloc'ed; its size in *len. */
+static unsigned char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL, "open %s: %s", path, strerror(errno));
+  size_t cap = 1 << 16, n = 0;
+  unsigned char *data = malloc(cap);
+  CHECK(data != NULL, "malloc");
+  for (;;) {
+    if (n == cap) {
+      cap *= 2;
+      data = realloc(data, cap);
+      CHECK(data != NULL, "realloc");
+    }
+    size_t got = fread(data + n, 1, cap - n, f);
+    if (got == 0) break;
+    n += got;
+  }
+  CHECK(!ferror(f), "read %s", path);
+  fclose(f);
+  *len = n;
+  return data;
+}
+
+static const char *sample_dir(void) {
+  const char *d = getenv("LOGPACK_SAMPLE_DIR");
+  return d != NULL && d[0] != '\0' ? d : "examples/sample";
+}
+
+static void test_store_nulls(void) {
+  const char *spool = path_of("store-null/spool");
+  const char *json = request_for("/nonexistent/mongod.log");
+  const char *id = "0123456789abcdef01234567";
+  size_t jl = strlen(json), il = strlen(id);
+  char *s = (char *)"untouched";
+  size_t n = 777;
+  int dummy = 0;
+
+  logpack_store_free(NULL);
+  logpack_string_free(NULL);
+
+  logpack_store *store = logpack_store_new();
+  CHECK(store != NULL, "logpack_store_new returned NULL");
+  CHECK(strcmp(store_error(store), "") == 0, "an error before any call");
+
+  /* Every operation refuses NULL for a required pointer. */
+  EXPECT_RC(logpack_store_set_option(NULL, LOGPACK_STORE_OPTION_THREADS, 1),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_open(NULL, spool, strlen(spool)), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_open(store, NULL, 3), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_create(NULL, json, jl, NULL, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_create(store, NULL, jl, NULL, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_create(store, json, jl, NULL, 0, NULL, &n),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_create(store, json, jl, NULL, 0, &s, NULL),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_wait(NULL, id, il, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_wait(store, NULL, il, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_wait(store, id, il, 0, NULL, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_wait(store, id, il, 0, &s, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_get(NULL, id, il, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_get(store, NULL, il, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_get(store, id, il, 0, NULL, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_get(store, id, il, 0, &s, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_list(NULL, 1, 10, 0, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_list(store, 1, 10, 0, NULL, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_list(store, 1, 10, 0, &s, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_path(NULL, id, il, spool, strlen(spool)),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_path(store, NULL, il, spool, strlen(spool)),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_path(store, id, il, NULL, 4), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_writer(NULL, id, il, on_write, &dummy),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_writer(store, NULL, il, on_write, &dummy),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_download_to_writer(store, id, il, NULL, &dummy),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_extend(NULL, id, il, "2030-01-01T00:00:00Z", 20, &s, &n),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_extend(store, NULL, il, "2030-01-01T00:00:00Z", 20, &s, &n),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_extend(store, id, il, NULL, 20, &s, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_extend(store, id, il, "2030-01-01T00:00:00Z", 20, NULL, &n),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_extend(store, id, il, "2030-01-01T00:00:00Z", 20, &s, NULL),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_retry(NULL, id, il), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_retry(store, NULL, il), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_delete(NULL, id, il), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_delete(store, NULL, il), LOGPACK_RESULT_NULL_PARAMETER);
+  char buf[16];
+  EXPECT_RC(logpack_store_last_error(NULL, buf, sizeof buf, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_last_error(store, buf, sizeof buf, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_store_last_error(store, NULL, 5, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  CHECK(strcmp(s, "untouched") == 0 && n == 777, "outputs written on failure");
+
+  /* Before open: every operation is INVALID_STATE, with a message. */
+  EXPECT_RC(logpack_store_list(store, 1, 10, 0, &s, &n), LOGPACK_RESULT_INVALID_STATE);
+  CHECK(strstr(store_error(store), "logpack_store_open") != NULL, "unhelpful: %s",
+        store_error(store));
+  EXPECT_RC(logpack_store_create(store, json, jl, NULL, 0, &s, &n), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_store_get(store, id, il, 0, &s, &n), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_store_delete(store, id, il), LOGPACK_RESULT_INVALID_STATE);
+  CHECK(strcmp(s, "untouched") == 0 && n == 777, "outputs written on failure");
+
+  /* Options: known keys in range only. */
+  EXPECT_RC(logpack_store_set_option(store, 99, 1), LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(strstr(store_error(store), "99") != NULL, "the key is not named: %s", store_error(store));
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_THREADS, 0),
+            LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_MAX_IN_PROGRESS, 0),
+            LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_MAX_IN_PROGRESS, INT64_MAX),
+            LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_MAX_IN_PROGRESS, 2),
+            LOGPACK_RESULT_OK);
+
+  /* A spool that cannot be a directory: IO, and the handle stays usable. */
+  const char *file = path_of("store-null/file");
+  write_log(file, 10);
+  char under[1024];
+  format_into(under, sizeof under, "%s/spool", file);
+  EXPECT_RC(logpack_store_open(store, under, strlen(under)), LOGPACK_RESULT_IO);
+  CHECK(store_error(store)[0] != '\0', "IO without a message");
+  EXPECT_RC(logpack_store_open(store, "", 0), LOGPACK_RESULT_IO);
+
+  /* Pointer plus length: bytes after `len` are not read. */
+  char padded[1024];
+  size_t sl = strlen(spool);
+  memcpy(padded, spool, sl);
+  memcpy(padded + sl, "/nope", 6);
+  EXPECT_RC(logpack_store_open(store, padded, sl), LOGPACK_RESULT_OK);
+  CHECK(exists(spool) && !exists(padded), "the spool is not at %s", spool);
+  EXPECT_RC(logpack_store_open(store, spool, sl), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_THREADS, 1),
+            LOGPACK_RESULT_INVALID_STATE);
+
+  /* An empty store. */
+  EXPECT_RC(logpack_store_list(store, 1, 10, 0, &s, &n), LOGPACK_RESULT_OK);
+  handed_out(s, n);
+  CHECK(strstr(s, "\"totalCount\":0") != NULL, "list: %s", s);
+  logpack_string_free(s);
+  logpack_store_free(store);
+  ok("store_null_parameters");
+}
+
+static void test_store(void) {
+  /* The sample deployment, its request read from examples/sample. */
+  const char *base = sample_dir();
+  char request_path[1024];
+  format_into(request_path, sizeof request_path, "%s/request.json", base);
+  size_t rl = 0;
+  unsigned char *raw = read_file(request_path, &rl);
+  char *request = malloc(rl + 1);
+  CHECK(request != NULL, "malloc");
+  memcpy(request, raw, rl);
+  request[rl] = '\0';
+  free(raw);
+
+  logpack_store *store = store_at(path_of("store/spool"), 2);
+  char id[25];
+  create_job(store, request, base, id);
+  const char *job = wait_job(store, id);
+  CHECK(strstr(job, "\"status\":\"SUCCESS\"") != NULL, "job: %s", job);
+  job = get_job(store, id, 0);
+  CHECK(strstr(job, "\"status\":\"SUCCESS\"") != NULL, "job: %s", job);
+  CHECK(strstr(job, id) != NULL && strstr(job, "\"resourceName\":\"sampleCluster\"") != NULL,
+        "job: %s", job);
+  CHECK(strstr(job, "childJobs") == NULL, "childJobs without verbose: %s", job);
+  job = get_job(store, id, 1);
+  CHECK(strstr(job, "\"childJobs\":[{") != NULL, "no childJobs with verbose: %s", job);
+
+  char *s = NULL;
+  size_t n = 0;
+  EXPECT_RC(logpack_store_list(store, 1, 10, 1, &s, &n), LOGPACK_RESULT_OK);
+  handed_out(s, n);
+  CHECK(strstr(s, "\"totalCount\":1") != NULL && strstr(s, id) != NULL, "list: %s", s);
+  logpack_string_free(s);
+  EXPECT_RC(logpack_store_list(store, 0, 10, 0, &s, &n), LOGPACK_RESULT_INVALID_REQUEST);
+  EXPECT_RC(logpack_store_list(store, 1, 501, 0, &s, &n), LOGPACK_RESULT_INVALID_REQUEST);
+
+  /* Download to a file, into a directory (under the job's archive name)
+   * and to a writer: the same bytes, a gzip stream. */
+  const char *out = path_of("store/out/job.tar.gz");
+  mkdirs(path_of("store/out"));
+  EXPECT_RC(logpack_store_download_to_path(store, id, 24, out, strlen(out)), LOGPACK_RESULT_OK);
+  size_t fl = 0;
+  unsigned char *file = read_file(out, &fl);
+  CHECK(fl > 512 && file[0] == 0x1f && file[1] == 0x8b, "not a gzip archive: %zu bytes", fl);
+  const char *dir = path_of("store/dir");
+  mkdirs(dir);
+  EXPECT_RC(logpack_store_download_to_path(store, id, 24, dir, strlen(dir)), LOGPACK_RESULT_OK);
+  CHECK(count_entries(dir) == 1, "%d files in %s", count_entries(dir), dir);
+  DIR *d = opendir(dir);
+  CHECK(d != NULL, "opendir %s", dir);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && e->d_name[0] == '.') {
+  }
+  CHECK(e != NULL && strncmp(e->d_name, "logs_sampleCluster_", 19) == 0 &&
+            strcmp(e->d_name + strlen(e->d_name) - 7, ".tar.gz") == 0,
+        "archive name %s", e ? e->d_name : "(none)");
+  closedir(d);
+  struct sink sk = {0};
+  EXPECT_RC(logpack_store_download_to_writer(store, id, 24, on_write, &sk), LOGPACK_RESULT_OK);
+  CHECK(sk.len == fl && memcmp(sk.data, file, fl) == 0, "the writer got %zu bytes, the file %zu",
+        sk.len, fl);
+  CHECK(sk.off_thread == 0, "%d write calls off the calling thread", sk.off_thread);
+  free(sk.data);
+  free(file);
+  struct sink failing = {0};
+  failing.fail_after = 1;
+  EXPECT_RC(logpack_store_download_to_writer(store, id, 24, on_write, &failing),
+            LOGPACK_RESULT_OUTPUT);
+  free(failing.data);
+
+  /* Extend: refusals carry their Ops Manager code; the outputs stay. */
+  s = (char *)"untouched";
+  n = 777;
+  const char *past = "2001-02-03T04:05:06Z";
+  EXPECT_REFUSAL(store, logpack_store_extend(store, id, 24, past, strlen(past), &s, &n),
+                 LOGPACK_RESULT_REFUSED, "EXPIRATION_DATE_MUST_BE_IN_FUTURE");
+  const char *far = "2999-01-01T00:00:00Z";
+  EXPECT_REFUSAL(store, logpack_store_extend(store, id, 24, far, strlen(far), &s, &n),
+                 LOGPACK_RESULT_REFUSED, "EXPIRATION_DATE_TOO_DISTANT");
+  EXPECT_RC(logpack_store_extend(store, id, 24, "tomorrow", 8, &s, &n),
+            LOGPACK_RESULT_INVALID_REQUEST);
+  CHECK(strstr(store_error(store), "expirationDate") != NULL, "unhelpful: %s", store_error(store));
+  CHECK(strcmp(s, "untouched") == 0 && n == 777, "outputs written on failure");
+  /* ... and a date 40 days ahead is taken. */
+  time_t later = time(NULL) + 40 * 24 * 3600;
+  struct tm tm;
+  CHECK(gmtime_r(&later, &tm) != NULL, "gmtime_r");
+  char date[64];
+  CHECK(strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0, "strftime");
+  EXPECT_RC(logpack_store_extend(store, id, 24, date, strlen(date), &s, &n), LOGPACK_RESULT_OK);
+  handed_out(s, n);
+  char want[80];
+  format_into(want, sizeof want, "\"expirationDate\":\"%.19s", date);
+  CHECK(strstr(s, want) != NULL, "extended to %s: %s", date, s);
+  logpack_string_free(s);
+
+  /* Retry is for FAILURE jobs only; an unknown id is NOT_FOUND; a
+   * malformed one INVALID_REQUEST. */
+  EXPECT_REFUSAL(store, logpack_store_retry(store, id, 24), LOGPACK_RESULT_REFUSED,
+                 "ONLY_FAILED_JOB_CAN_BE_RESTARTED");
+  const char *unknown = "0123456789abcdef01234567";
+  EXPECT_REFUSAL(store, logpack_store_get(store, unknown, 24, 0, &s, &n), LOGPACK_RESULT_NOT_FOUND,
+                 "LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP");
+  EXPECT_RC(logpack_store_get(store, "xyz", 3, 0, &s, &n), LOGPACK_RESULT_INVALID_REQUEST);
+  EXPECT_RC(logpack_store_get(store, "0123456789abcdef0123456\xff", 24, 0, &s, &n),
+            LOGPACK_RESULT_INVALID_REQUEST);
+  /* The id is pointer plus length too. */
+  char padded_id[40];
+  format_into(padded_id, sizeof padded_id, "%sgarbage", id);
+  s = NULL;
+  EXPECT_RC(logpack_store_get(store, padded_id, 24, 0, &s, &n), LOGPACK_RESULT_OK);
+  logpack_string_free(handed_out(s, n));
+  CHECK(strcmp(store_error(store), "") == 0, "an error after OK: %s", store_error(store));
+
+  /* A second handle on the same spool sees the job; delete it there. */
+  logpack_store *other = store_at(path_of("store/spool"), 1);
+  EXPECT_RC(logpack_store_delete(other, id, 24), LOGPACK_RESULT_OK);
+  EXPECT_REFUSAL(store, logpack_store_get(store, id, 24, 0, &s, &n), LOGPACK_RESULT_NOT_FOUND,
+                 "LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP");
+  EXPECT_REFUSAL(store, logpack_store_download_to_path(store, id, 24, out, strlen(out)),
+                 LOGPACK_RESULT_NOT_FOUND, "LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP");
+  EXPECT_REFUSAL(other, logpack_store_delete(other, id, 24), LOGPACK_RESULT_NOT_FOUND,
+                 "LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP");
+  logpack_store_free(other);
+  logpack_store_free(store);
+  free(request);
+  ok("store");
+}
+
+static void test_store_retry_and_limits(void) {
+  const char *spool = path_of("store-retry/spool");
+  const char *log = path_of("store-retry/logs/mongod.log");
+  mkdirs(path_of("store-retry/logs"));
+  logpack_store *store = store_at(spool, 2);
+
+  /* The log is missing: FAILURE, which downloads (its successful part). */
+  char id[25];
+  create_job(store, request_for(log), NULL, id);
+  const char *job = wait_job(store, id);
+  CHECK(strstr(job, "\"status\":\"FAILURE\"") != NULL, "job: %s", job);
+  const char *out = path_of("store-retry/failed.tar.gz");
+  EXPECT_RC(logpack_store_download_to_path(store, id, 24, out, strlen(out)), LOGPACK_RESULT_OK);
+  CHECK(exists(out), "no download of the FAILURE job");
+
+  /* The log appears: a retry (in the background) collects it. */
+  write_log(log, 100 * 1000);
+  EXPECT_RC(logpack_store_retry(store, id, 24), LOGPACK_RESULT_OK);
+  job = wait_job(store, id);
+  CHECK(strstr(job, "\"status\":\"SUCCESS\"") != NULL, "job after retry: %s", job);
+
+  /* free waits for the runs the store started. */
+  char id2[25];
+  create_job(store, request_for(log), NULL, id2);
+  logpack_store_free(store);
+  store = store_at(spool, 2);
+  job = get_job(store, id2, 0);
+  CHECK(strstr(job, "\"status\":\"SUCCESS\"") != NULL, "job after free: %s", job);
+  logpack_store_free(store);
+
+  /* At most MAX_IN_PROGRESS jobs run at once: one more is BUSY. A big log
+   * on one thread keeps the first job running; delete cancels it. */
+  const char *big = path_of("store-retry/big/mongod.log");
+  write_log(big, 64 * 1024 * 1024);
+  store = logpack_store_new();
+  CHECK(store != NULL, "logpack_store_new returned NULL");
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_THREADS, 1), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_store_set_option(store, LOGPACK_STORE_OPTION_MAX_IN_PROGRESS, 1),
+            LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_store_open(store, spool, strlen(spool)), LOGPACK_RESULT_OK);
+  char running[25];
+  create_job(store, request_for(big), NULL, running);
+  const char *json = request_for(log);
+  char *s = (char *)"untouched";
+  size_t n = 777;
+  EXPECT_REFUSAL(store, logpack_store_create(store, json, strlen(json), NULL, 0, &s, &n),
+                 LOGPACK_RESULT_BUSY, "RATE_LIMITED");
+  CHECK(strcmp(s, "untouched") == 0 && n == 777, "outputs written on failure");
+  double start = now_seconds();
+  EXPECT_RC(logpack_store_delete(store, running, 24), LOGPACK_RESULT_OK);
+  double took = now_seconds() - start;
+  CHECK(took < 30, "delete of a running job took %.1f s", took);
+  EXPECT_RC(logpack_store_get(store, running, 24, 0, &s, &n), LOGPACK_RESULT_NOT_FOUND);
+  logpack_store_free(store);
+  CHECK(remove(big) == 0, "remove %s", big);
+  ok("store_retry_and_limits");
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   main_thread = pthread_self();
@@ -920,6 +1339,9 @@ int main(void) {
   test_streams();
   test_base_dir();
   test_non_utf8_paths();
+  test_store_nulls();
+  test_store();
+  test_store_retry_and_limits();
 
   const char *keep = getenv("LOGPACK_SMOKE_KEEP");
   if (keep == NULL || keep[0] == '\0' || strcmp(keep, "0") == 0) {
