@@ -143,6 +143,8 @@ pub struct Engine {
     /// collection runs on the caller's thread.
     compress_pool: Option<rayon::ThreadPool>,
     options: Options,
+    /// Captures running now (at most `capture::MAX_CAPTURES`).
+    captures: std::sync::atomic::AtomicUsize,
 }
 
 impl Engine {
@@ -163,12 +165,17 @@ impl Engine {
             pool,
             compress_pool,
             options,
+            captures: Default::default(),
         })
     }
 
     /// The engine's options.
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    pub(crate) fn captures(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.captures
     }
 
     fn pools(&self) -> pipeline::Pools<'_> {

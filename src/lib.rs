@@ -26,6 +26,7 @@ mod archive;
 pub mod compose;
 mod engine;
 mod error;
+pub mod capture;
 pub mod ffi;
 pub mod jobs;
 mod jsonscan;

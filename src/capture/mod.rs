@@ -1,0 +1,4 @@
+//! Live capture (PRODUCT.md §10): follow the live logs of a request's
+//! components through rotation, for a duration, as normalized entries.
+
+pub mod entry;
