@@ -112,6 +112,10 @@ impl Spool {
     pub fn archive(&self, id: &str) -> PathBuf {
         self.archives().join(format!("{id}.tar.gz"))
     }
+    /// The archive being written, renamed to [`archive`](Self::archive) when complete.
+    pub fn partial(&self, id: &str) -> PathBuf {
+        self.archives().join(format!("{id}.partial"))
+    }
     pub fn key(&self, id: &str) -> PathBuf {
         self.dir.join("keys").join(format!("{id}.key"))
     }
@@ -165,8 +169,21 @@ pub(crate) fn open(spool: &Spool) -> Result<Connection> {
             ),
         ));
     }
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(fail)?;
+    // Switching a new database to WAL does not wait for the busy handler:
+    // several processes opening a new store at once retry here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    }
     if version < SCHEMA_VERSION {
         migrate(&conn, &path)?;
     }
@@ -212,12 +229,12 @@ pub(crate) fn meta(
 #[derive(Debug)]
 pub(crate) struct OwnerLock {
     file: File,
-    path: PathBuf,
 }
 
 impl OwnerLock {
-    /// Creates and locks `path`; it must not be locked already.
-    pub fn take(path: &Path) -> Result<OwnerLock> {
+    /// Creates (if needed) and locks `path`; `None` when another open file
+    /// holds its lock (a live owner).
+    pub fn take(path: &Path) -> Result<Option<OwnerLock>> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -226,17 +243,14 @@ impl OwnerLock {
             .open(path)
             .map_err(|e| store_error(path, e.to_string()))?;
         if !try_flock(&file) {
-            return Err(store_error(path, "the job is locked by another process"));
+            return Ok(None);
         }
-        Ok(OwnerLock {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(Some(OwnerLock { file }))
     }
 
-    /// Releases the lock and removes the file.
+    /// Releases the lock. The file stays: removing it could race with a
+    /// process about to lock it (it goes when the job is deleted).
     pub fn release(self) {
-        let _ = fs::remove_file(&self.path);
         drop(self.file);
     }
 }

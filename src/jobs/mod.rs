@@ -293,8 +293,10 @@ impl JobStore {
                 .map_err(|e| self.sql(e))?;
             Ok((dead, expiring))
         })?;
+        // A dead owner's partial archive; its lock file stays (deleting it
+        // could race with a retry that locks it), until the job is deleted.
         for id in &dead {
-            let _ = fs::remove_file(self.spool.lock(id));
+            let _ = fs::remove_file(self.spool.partial(id));
         }
         if expiring > 0 || !dead.is_empty() {
             self.expire()?;
@@ -358,7 +360,8 @@ impl JobStore {
         self.sweep()?;
 
         let id = new_job_id();
-        let lock = OwnerLock::take(&self.spool.lock(&id))?;
+        let lock = OwnerLock::take(&self.spool.lock(&id))?
+            .ok_or_else(|| store_error(&self.spool.lock(&id), "a new job's lock is held"))?;
         let fields = request_fields(kind, &request);
         let inserted = self.write(|tx| {
             self.check_capacity(tx)?;
@@ -380,7 +383,9 @@ impl JobStore {
             Ok(())
         });
         if let Err(e) = inserted {
+            // No record names this fresh id: nobody else can use its lock.
             lock.release();
+            let _ = fs::remove_file(self.spool.lock(&id));
             return Err(e);
         }
         Ok(Started {
@@ -436,19 +441,22 @@ impl JobStore {
         spec.created = at(row.created_ms);
         spec.redaction_key = key;
         let archive = self.spool.archive(id);
-        let result = if retry && row.has_archive && archive.exists() {
-            retry::run(
-                &self.engine,
-                &request,
-                spec,
-                &archive,
-                &self.spool.archives(),
-            )
-        } else {
-            self.engine
-                .run(&request, Output::Path(archive.clone()), spec)
-                .map(Summary::of)
-        };
+        let result = self.write_archive(id, |sink| {
+            if retry && row.has_archive && archive.exists() {
+                retry::run(
+                    &self.engine,
+                    &request,
+                    spec,
+                    &archive,
+                    &self.spool.archives(),
+                    sink,
+                )
+            } else {
+                self.engine
+                    .run(&request, Output::Writer(sink), spec)
+                    .map(Summary::of)
+            }
+        });
         drop(stop); // the watcher returns at once
         let deleted = watcher.join().unwrap_or(false);
         let now = ms(self.now());
@@ -518,6 +526,44 @@ impl JobStore {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Writes the job's archive through `write` into `archives/ID.partial`
+    /// (mode 0600), then fsyncs it and renames it into place: no
+    /// half-written archive is ever downloadable, and a dead owner's partial
+    /// file has a name the store can clean up.
+    fn write_archive<T>(
+        &self,
+        id: &str,
+        write: impl FnOnce(&mut dyn Write) -> Result<T>,
+    ) -> Result<T> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let partial = self.spool.partial(id);
+        let fail = |e: io::Error| Error::Output {
+            target: partial.display().to_string(),
+            source: e,
+        };
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(fail)?;
+        let mut out = io::BufWriter::with_capacity(256 << 10, file);
+        let written = write(&mut out).and_then(|made| {
+            let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
+            file.sync_all().map_err(fail)?;
+            fs::rename(&partial, self.spool.archive(id)).map_err(fail)?;
+            File::open(self.spool.archives())
+                .and_then(|d| d.sync_all())
+                .map_err(fail)?;
+            Ok(made)
+        });
+        if written.is_err() {
+            let _ = fs::remove_file(&partial);
+        }
+        written
     }
 
     /// A thread that polls the record while the job runs and cancels the
@@ -778,7 +824,12 @@ impl JobStore {
                 format!("job {id} is {}", row.status),
             ));
         }
-        let lock = OwnerLock::take(&self.spool.lock(id))?;
+        let Some(lock) = OwnerLock::take(&self.spool.lock(id))? else {
+            return Err(refused(
+                codes::ONLY_FAILED,
+                format!("job {id} is being retried by another process"),
+            ));
+        };
         let updated = self.write(|tx| {
             let row = self.row(tx, id)?;
             if row.status != "FAILURE" {
@@ -843,6 +894,7 @@ impl JobStore {
         })?;
         remove_files(&[
             self.spool.archive(id),
+            self.spool.partial(id),
             self.spool.key(id),
             self.spool.lock(id),
         ])

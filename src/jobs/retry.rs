@@ -21,13 +21,15 @@ use crate::run::RunSpec;
 
 use super::Summary;
 
-/// Retries into `archive`, which holds the previous run's archive.
+/// Retries: reads the previous run's `archive` and writes the new one to
+/// `sink` (the store renames it into place).
 pub(crate) fn run(
     engine: &Engine,
     request: &Request,
     mut spec: RunSpec<'_>,
     archive: &Path,
     scratch: &Path,
+    sink: &mut dyn Write,
 ) -> Result<Summary> {
     let old = Source::open(archive)?;
     let failed: Vec<usize> = (0..old.children().len())
@@ -102,7 +104,7 @@ pub(crate) fn run(
         target: archive.display().to_string(),
         source,
     };
-    Output::Path(archive.to_path_buf()).write_with("", |sink| {
+    {
         let mut w =
             ArchiveWriter::new(sink, Format::TarGz, 6, 1, None, Finish::Archive).map_err(fail)?;
         for (i, f) in old.fragments().iter().enumerate() {
@@ -118,8 +120,8 @@ pub(crate) fn run(
         })
         .map_err(fail)?;
         let Written { out, .. } = w.finish().map_err(fail)?;
-        Ok(((), out))
-    })?;
+        out.flush().map_err(fail)?;
+    }
     // Let the write above be the only use of the temporary fragments.
     fresh.flush().map_err(Error::Scratch)?;
     Ok(Summary {
