@@ -23,10 +23,10 @@
 #![deny(missing_docs)]
 
 mod archive;
+pub mod capture;
 pub mod compose;
 mod engine;
 mod error;
-pub mod capture;
 pub mod ffi;
 pub mod jobs;
 mod jsonscan;

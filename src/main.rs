@@ -45,6 +45,29 @@ enum Command {
     Merge(MergeArgs),
     /// Log collection jobs: create, list, get, download, extend, retry, delete.
     Jobs(JobsArgs),
+    /// Follow the live logs of a request's components, through rotation.
+    Capture(CaptureArgs),
+}
+
+#[derive(Args)]
+struct CaptureArgs {
+    /// The request JSON; relative paths in it are resolved against its directory.
+    request: PathBuf,
+    /// How long to follow, in seconds; -1 until Ctrl-C.
+    #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+    duration: i64,
+    /// The minimum level (FATAL, ERROR, WARN, INFO, DEBUG, or dotnet's names).
+    #[arg(long)]
+    level: Option<String>,
+    /// ndjson, json-seq, text or sse.
+    #[arg(long, default_value = "ndjson")]
+    format: logpack::capture::CaptureFormat,
+    /// Redact the entries (one key for the whole capture).
+    #[arg(long)]
+    redact: bool,
+    /// No notices on stderr.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -222,6 +245,7 @@ fn main() -> ExitCode {
         Command::Verify { archive } => verify(&archive),
         Command::Merge(args) => merge(args),
         Command::Jobs(args) => jobs(args),
+        Command::Capture(args) => capture(args),
     };
     ExitCode::from(code)
 }
@@ -744,5 +768,83 @@ fn jobs(args: JobsArgs) -> u8 {
             Ok(()) => EXIT_OK,
             Err(e) => fail(&e),
         },
+    }
+}
+
+fn capture(args: CaptureArgs) -> u8 {
+    let mut overrides = Vec::new();
+    if let Some(l) = &args.level {
+        overrides.push(("level", Value::from(l.as_str())));
+    }
+    if args.redact {
+        overrides.push(("redacted", Value::Bool(true)));
+    }
+    let request = match Request::from_file_with(&args.request, &overrides) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let duration = match args.duration {
+        -1 => None,
+        s if s >= 0 => Some(std::time::Duration::from_secs(s as u64)),
+        s => {
+            eprintln!("logpack: error: --duration: {s} is not -1 or a number of seconds");
+            return EXIT_USAGE;
+        }
+    };
+    let engine = match Engine::new(Options {
+        threads: 1,
+        ..Options::default()
+    }) {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    // Ctrl-C (and SIGTERM) end the capture cleanly: the flag is watched and
+    // turned into the capture's cancellation.
+    let cancel = logpack::CancelToken::default();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            eprintln!("logpack: warning: Ctrl-C will not end the capture cleanly: {e}");
+        }
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (cancel, stop, done) = (cancel.clone(), stop.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    cancel.cancel();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let spec = logpack::capture::CaptureSpec {
+        duration,
+        level: None,
+        format: args.format,
+        cancel,
+        redaction_key: None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = engine.capture(&request, &mut out, spec);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    match result {
+        Ok(report) => {
+            if !args.quiet {
+                for n in &report.notices {
+                    eprintln!("logpack: {n}");
+                }
+                eprintln!(
+                    "logpack: captured {} entries from {} files ({} below the level)",
+                    report.entries, report.files, report.filtered
+                );
+            }
+            EXIT_OK
+        }
+        Err(e) => fail(&e),
     }
 }

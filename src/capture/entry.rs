@@ -79,10 +79,17 @@ pub fn details(first: &str, start: Option<&EntryStart>) -> (String, i64, String,
             let rest = after_words(first, 1);
             let mut words = rest.splitn(3, ' ');
             let (a, b) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-            let severity = a.len() <= 2 && a.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            let severity = a.len() <= 2
+                && a.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
             if severity && b.chars().all(|c| c.is_ascii_uppercase() || c == '-') && !b.is_empty() {
                 let message = words.next().unwrap_or("");
-                (b.to_string(), 0, strip_context(message).to_string(), empty())
+                (
+                    b.to_string(),
+                    0,
+                    strip_context(message).to_string(),
+                    empty(),
+                )
             } else {
                 (String::new(), 0, strip_context(rest).to_string(), empty())
             }
@@ -115,7 +122,10 @@ fn after_words(s: &str, n: usize) -> &str {
 /// A message without its leading `[context]`.
 fn strip_context(s: &str) -> &str {
     let s = s.trim_start();
-    match s.strip_prefix('[').and_then(|r| r.find(']').map(|e| &r[e + 1..])) {
+    match s
+        .strip_prefix('[')
+        .and_then(|r| r.find(']').map(|e| &r[e + 1..]))
+    {
         Some(rest) => rest.trim_start(),
         None => s,
     }
@@ -178,7 +188,11 @@ impl CaptureFormat {
                 writeln!(
                     out,
                     "{} {}: {}[{}] {}: {}",
-                    if e.timestamp.is_empty() { "-" } else { &e.timestamp },
+                    if e.timestamp.is_empty() {
+                        "-"
+                    } else {
+                        &e.timestamp
+                    },
                     level_tag(e.log_level),
                     e.category,
                     e.event_id,
@@ -190,7 +204,15 @@ impl CaptureFormat {
                 // dotnet-monitor's shape: the level, category and id, then
                 // the message; every line of it a `data:` line. The JSON
                 // record follows as the last `data:` line.
-                writeln!(out, "event: {}", if e.category.is_empty() { "log" } else { &e.category })?;
+                writeln!(
+                    out,
+                    "event: {}",
+                    if e.category.is_empty() {
+                        "log"
+                    } else {
+                        &e.category
+                    }
+                )?;
                 writeln!(out, "data: {} {}[{}]", e.log_level, e.category, e.event_id)?;
                 for line in e.message.split('\n') {
                     writeln!(out, "data: {}", line.trim_end_matches('\r'))?;
@@ -216,14 +238,20 @@ mod tests {
 
     #[test]
     fn logv2_gives_every_field() {
-        let (c, id, msg, state) = of(r#"{"t":{"$date":"2026-11-20T10:00:00.000+00:00"},"s":"W","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.0.0.1:5000"}}"#);
-        assert_eq!((c.as_str(), id, msg.as_str()), ("NETWORK", 22943, "Connection accepted"));
+        let (c, id, msg, state) = of(
+            r#"{"t":{"$date":"2026-11-20T10:00:00.000+00:00"},"s":"W","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.0.0.1:5000"}}"#,
+        );
+        assert_eq!(
+            (c.as_str(), id, msg.as_str()),
+            ("NETWORK", 22943, "Connection accepted")
+        );
         assert_eq!(state["remote"], "10.0.0.1:5000");
     }
 
     #[test]
     fn legacy_text_gives_component_and_message() {
-        let (c, id, msg, _) = of("2019-09-10T04:07:50.537+0000 I NETWORK  [conn12] end connection 10.0.0.1:5000");
+        let (c, id, msg, _) =
+            of("2019-09-10T04:07:50.537+0000 I NETWORK  [conn12] end connection 10.0.0.1:5000");
         assert_eq!((c.as_str(), id), ("NETWORK", 0));
         assert_eq!(msg, "end connection 10.0.0.1:5000");
     }
@@ -233,7 +261,8 @@ mod tests {
         let (c, _, msg, _) = of("[2026-11-20T10:00:00.000+0000] [.info] [cm/director/director.go:planAndExecute:586] <myCluster> Goal state reached");
         assert_eq!(c, "");
         assert!(msg.contains("Goal state reached"), "{msg}");
-        let (c, _, _, _) = of("[2026-11-20T10:00:00.000+0000] [header.info] [::0] GitCommitId = abc");
+        let (c, _, _, _) =
+            of("[2026-11-20T10:00:00.000+0000] [header.info] [::0] GitCommitId = abc");
         assert_eq!(c, "header");
     }
 
@@ -266,7 +295,12 @@ mod tests {
         let mut out = Vec::new();
         CaptureFormat::Sse.write(&e, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("event: NETWORK\ndata: Warning NETWORK[7]\ndata: two\ndata: lines\ndata: {"), "{text}");
+        assert!(
+            text.starts_with(
+                "event: NETWORK\ndata: Warning NETWORK[7]\ndata: two\ndata: lines\ndata: {"
+            ),
+            "{text}"
+        );
         assert!(text.ends_with("}\n\n"));
     }
 }

@@ -2,3 +2,8 @@
 //! components through rotation, for a duration, as normalized entries.
 
 pub mod entry;
+mod follow;
+mod run;
+
+pub use entry::{CaptureFormat, LogEntry};
+pub use run::{CaptureReport, CaptureSpec, MAX_CAPTURES};
