@@ -314,8 +314,7 @@ fn a_lock_is_held(spool: &Path) -> bool {
                 return false;
             };
             // SAFETY: flock on a descriptor `f` keeps open.
-            let held = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
-            held
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
         })
     })
 }
