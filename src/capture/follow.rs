@@ -20,26 +20,34 @@
 //!   open file is drained as an old file; the next file at the path is read
 //!   from its start.
 //! - **The same file shrank, or its bytes just before our offset changed**
-//!   (logrotate `copytruncate`): reading restarts at offset 0, so nothing is
-//!   repeated. What is lost is what copytruncate's own race loses: lines
-//!   written after logrotate's copy and before its truncate that this
-//!   follower had not read yet (they are neither in the copy nor in the
-//!   truncated file), plus, if the file grew back past our old offset before
-//!   the truncation was seen and the bytes before that offset happen to be
-//!   identical, nothing is detected and the start of the new content is
-//!   skipped. A held partial line is handed out as it is at the truncation.
-//!   A writer without `O_APPEND` goes on at its old offset and leaves a hole
-//!   of NUL bytes (logrotate#363): NUL bytes at the start of a line are
-//!   dropped, never handed out, and holes are skipped with `SEEK_DATA`.
+//!   (logrotate `copytruncate`): what was not read yet is first read from
+//!   logrotate's copy, if one is found next to the file (a name that starts
+//!   with the file's name, e.g. `mongod.log.1` or `mongod.log-20250101`, that
+//!   holds the bytes we read last at the same offset); then reading
+//!   restarts at offset 0 of the truncated file. Nothing is repeated. Lost
+//!   are the lines copytruncate's own race loses: those written after the
+//!   copy and before the truncate that this follower had not read before the
+//!   truncate (they are in neither file). Without a copy found (another
+//!   directory, already compressed), everything not read at the truncate is
+//!   lost too: about one poll interval of writing. A held partial line is
+//!   handed out as it is at the truncation. If the file grew back past our
+//!   offset before the truncation was seen and the 16 bytes before that
+//!   offset happen to be identical again, it goes unseen and the start of the
+//!   new content is skipped. A writer without `O_APPEND` goes on at its old
+//!   offset, leaving a hole of NUL bytes (logrotate#363): holes are skipped
+//!   with `SEEK_DATA`, and NUL bytes at the start of a line are dropped, so
+//!   no NUL run comes out as a line.
 //!
 //! A line longer than [`MAX_LINE`] is handed out cut to its first
 //! `MAX_LINE` bytes (`cut: true`) and the rest is skipped up to its newline.
 //! Memory per follower is one 64 KiB read buffer plus at most `MAX_LINE`
 //! held bytes per open file (one current, up to [`MAX_OLD`] old).
 //!
-//! Limits: a file that sits at the path for less than one poll interval and
-//! is renamed away again is never seen; a file that was deleted is given up
-//! once quiet past [`GRACE`], even if its writer comes back to it later.
+//! Limits: a file that sits at the path only between two polls (less than
+//! one poll interval, or while the capture loop is stalled, e.g. blocked on
+//! its output) and is renamed away again is never opened, so its lines are
+//! missed; an old file that is quiet past [`QUIET`] (or [`GRACE`]) is given up
+//! even if its writer comes back to it later.
 
 use std::fmt;
 use std::fs::File;
@@ -120,6 +128,8 @@ pub enum Notice {
     Truncated {
         /// Offset read up to before the truncation.
         at: u64,
+        /// The copy the unread rest was read from, if one was found.
+        copy: Option<PathBuf>,
     },
     /// The file cannot be opened, read or `stat`ed (the OS error); retried on
     /// every poll, reported again only after it was readable in between.
@@ -135,11 +145,14 @@ impl fmt::Display for Notice {
             Notice::Appeared => f.write_str("appeared, following from its start"),
             Notice::Rotated => f.write_str("rotated, reading the rest of the old file first"),
             Notice::Gone => f.write_str("renamed away or deleted, reading the rest of it"),
-            Notice::Truncated { at } => write!(
-                f,
-                "truncated after {at} bytes (copytruncate?), following from its start; \
-                 lines written between the copy and the truncate may be missing"
-            ),
+            Notice::Truncated { at, copy } => {
+                write!(f, "truncated after {at} bytes (copytruncate?), following from its start; ")?;
+                match copy {
+                    Some(copy) => write!(f, "the rest was read from {}; ", copy.display())?,
+                    None => f.write_str("its copy was not found, unread lines are missing; ")?,
+                }
+                f.write_str("lines written between the copy and the truncate may be missing")
+            }
             Notice::Unreadable(e) => write!(f, "unreadable: {e}"),
             Notice::Abandoned(id) => write!(
                 f,
@@ -354,6 +367,45 @@ impl Source {
     }
 }
 
+/// Finds logrotate's copy of `src`, truncated under us: a sibling whose name
+/// starts with the file's and that holds the bytes we read last at the same
+/// offset.
+fn find_copy(path: &Path, src: &Source) -> Option<(PathBuf, File)> {
+    let n = src.tail_len;
+    if n == 0 {
+        return None;
+    }
+    let name = path.file_name()?.as_encoded_bytes();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let sibling = entry.file_name();
+        let sibling = sibling.as_encoded_bytes();
+        if sibling.len() <= name.len() || !sibling.starts_with(name) {
+            continue;
+        }
+        let copy = entry.path();
+        let Ok(file) = File::open(&copy) else {
+            continue;
+        };
+        let Ok(m) = file.metadata() else { continue };
+        if !m.is_file() || FileId::of(&m) == src.id || m.len() < src.offset {
+            continue;
+        }
+        let mut tail = [0u8; TAIL];
+        if file
+            .read_exact_at(&mut tail[..n], src.offset - n as u64)
+            .is_ok()
+            && tail[..n] == src.tail[..n]
+        {
+            return Some((copy, file));
+        }
+    }
+    None
+}
+
 /// Where data starts in a file that may begin with a hole (a writer without
 /// `O_APPEND` after a truncation): skipping it spares reading the zeros.
 fn data_start(file: &File) -> u64 {
@@ -417,11 +469,10 @@ impl Follower {
         f
     }
 
-    /// The followed path.
     /// Reads everything new now, handing out each complete line in file
     /// order (old files before the new one). Never waits for data. Every
-    /// problem is a [`Notice`] (and retried on the next poll), so this
-    /// returns `Err` on no input today.
+    /// problem is a [`Notice`] (and retried on the next poll): no input
+    /// makes this return `Err` today.
     pub fn poll(&mut self, out: &mut dyn FnMut(Line<'_>)) -> io::Result<Status> {
         let now = Instant::now();
         self.check_path(now);
@@ -433,7 +484,16 @@ impl Follower {
                 Ok(m) => {
                     cur_end = m.len();
                     if c.truncated(cur_end) {
-                        self.notices.push(Notice::Truncated { at: c.offset });
+                        let at = c.offset;
+                        let copy = find_copy(&self.path, c).map(|(copy, file)| {
+                            // Its bytes go on exactly where ours stopped.
+                            let end = file.metadata().map_or(0, |m| m.len());
+                            let file = std::mem::replace(&mut c.file, file);
+                            let _ = c.read(end, &mut self.chunk, out);
+                            c.file = file;
+                            copy
+                        });
+                        self.notices.push(Notice::Truncated { at, copy });
                         c.restart(out);
                     }
                 }
@@ -540,13 +600,14 @@ impl Follower {
                 s.detached = None;
                 s
             }
-            None => {
-                let offset = match self.start_at.take() {
-                    Some((start_id, at)) if start_id == id => at,
-                    _ => 0,
-                };
-                Source::new(file, id, offset)
-            }
+            None => match self.start_at.take() {
+                // The file that was unreadable at the start: from there.
+                Some((start_id, at)) if start_id == id => {
+                    self.cur = Some(Source::new(file, id, at));
+                    return;
+                }
+                _ => Source::new(file, id, 0),
+            },
         };
         self.cur = Some(next);
         self.notices.push(if rotated {
@@ -781,7 +842,7 @@ mod tests {
         append(&path, b"cc\n");
         let (lines, notices) = poll(&mut f);
         assert_eq!(texts(&lines), ["cc"]);
-        assert_eq!(notices, [Notice::Truncated { at: 10 }]);
+        assert_eq!(notices, [Notice::Truncated { at: 10, copy: None }]);
 
         // Truncated and rewritten past our offset before the poll: seen by
         // the bytes before the offset.
@@ -789,7 +850,7 @@ mod tests {
         append(&path, b"dddddddd\neeee\n");
         let (lines, notices) = poll(&mut f);
         assert_eq!(texts(&lines), ["dddddddd", "eeee"]);
-        assert_eq!(notices, [Notice::Truncated { at: 3 }]);
+        assert_eq!(notices, [Notice::Truncated { at: 3, copy: None }]);
 
         // A writer without O_APPEND goes on at its offset: a hole of NULs.
         let mut w = OpenOptions::new().write(true).open(&path).unwrap();
@@ -803,11 +864,48 @@ mod tests {
         w.write_all(b"ffff\n").unwrap();
         let (lines, notices) = poll(&mut f);
         assert_eq!(texts(&lines), ["ffff"]);
-        assert_eq!(notices, [Notice::Truncated { at: 14 }]);
+        assert_eq!(notices, [Notice::Truncated { at: 14, copy: None }]);
 
         // NULs before a line are dropped even if not seen as a truncation.
         append(&path, b"\0\0\0\0gggg\n");
         assert_eq!(texts(&poll(&mut f).0), ["gggg"]);
+    }
+
+    #[test]
+    fn copytruncate_reads_the_unread_rest_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mongod.log");
+        append(&path, b"");
+        let mut f = Follower::new(path.clone(), true);
+        append(&path, b"line 1\n");
+        assert_eq!(texts(&poll(&mut f).0), ["line 1"]);
+        append(&path, b"line 2\nline 3 partial");
+        assert_eq!(texts(&poll(&mut f).0), ["line 2"]);
+        append(&path, b" rest\nline 4\n");
+        // Older rotated files that do not match are passed over.
+        fs::write(
+            dir.path().join("mongod.log.0"),
+            b"something else entirely\n",
+        )
+        .unwrap();
+        fs::copy(&path, dir.path().join("mongod.log.1")).unwrap();
+        append(&path, b"line 5 written between the copy and the truncate\n");
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"line 6\n");
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(texts(&lines), ["line 3 partial rest", "line 4", "line 6"]);
+        assert_eq!(
+            notices,
+            [Notice::Truncated {
+                at: 28,
+                copy: Some(dir.path().join("mongod.log.1"))
+            }]
+        );
     }
 
     #[test]
@@ -821,6 +919,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locked.log");
         append(&path, b"before\n");
+        // The writer's descriptor outlives the chmod.
+        let mut writer = OpenOptions::new().append(true).open(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
         let mut f = Follower::new(path.clone(), true);
         let (lines, notices) = poll(&mut f);
@@ -829,13 +929,19 @@ mod tests {
             matches!(notices.as_slice(), [Notice::Unreadable(_)]),
             "{notices:?}"
         );
-        append(&path, b"while locked\n");
+        writer.write_all(b"while locked\n").unwrap();
         assert_eq!(poll(&mut f), (vec![], vec![]));
         assert_eq!(poll(&mut f), (vec![], vec![]));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        append(&path, b"after\n");
-        // Readable again: from where the capture started.
-        assert_eq!(texts(&poll(&mut f).0), ["while locked", "after"]);
+        writer.write_all(b"after\n").unwrap();
+        // Readable again: from where the capture started, silently.
+        assert_eq!(
+            poll(&mut f),
+            (
+                vec![("while locked".into(), false), ("after".into(), false)],
+                vec![]
+            )
+        );
     }
 
     #[test]
@@ -936,7 +1042,13 @@ mod tests {
                 Mode::Reopen => {
                     fs::rename(&self.path, &moved).unwrap();
                     File::create(&self.path).unwrap();
+                    // The writer stays on the old file until it reopens, and
+                    // ends there with a burst the follower has likely not
+                    // read when the new file gets lines.
                     self.write_for(Duration::from_millis(100));
+                    for _ in 0..50 {
+                        self.line();
+                    }
                     self.file = Writer::open(&self.path, true);
                 }
                 Mode::CopyTruncate | Mode::CopyTruncateNoAppend => {
