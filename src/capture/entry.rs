@@ -65,11 +65,19 @@ pub fn details(first: &str, start: Option<&EntryStart>) -> (String, i64, String,
     let empty = || Value::Object(Map::new());
     match start.map(|s| s.format) {
         Some(LineFormat::LogV2) | Some(LineFormat::Mongot) => {
-            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(first) {
-                let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                let id = m.get("id").and_then(Value::as_i64).unwrap_or(0);
-                let state = m.get("attr").cloned().unwrap_or_else(empty);
-                return (text("c"), id, text("msg"), state);
+            // The fields wanted, typed: the others are skipped, not built.
+            #[derive(serde::Deserialize)]
+            struct Fields {
+                #[serde(default)]
+                c: String,
+                #[serde(default)]
+                id: i64,
+                #[serde(default)]
+                msg: String,
+                attr: Option<Value>,
+            }
+            if let Ok(f) = serde_json::from_str::<Fields>(first) {
+                return (f.c, f.id, f.msg, f.attr.unwrap_or_else(empty));
             }
             (String::new(), 0, first.to_string(), empty())
         }
@@ -171,8 +179,17 @@ impl CaptureFormat {
         }
     }
 
-    /// Writes one entry in this framing and flushes it.
-    pub fn write(self, e: &LogEntry, out: &mut dyn Write) -> io::Result<()> {
+    /// Writes one entry in this framing and flushes it: the record is
+    /// built first and written once (a line-buffered stdout scans every
+    /// small write for newlines).
+    pub fn write(self, e: &LogEntry, sink: &mut dyn Write) -> io::Result<()> {
+        let mut record = Vec::with_capacity(256 + 2 * e.raw.len());
+        self.frame(e, &mut record)?;
+        sink.write_all(&record)?;
+        sink.flush()
+    }
+
+    fn frame(self, e: &LogEntry, out: &mut Vec<u8>) -> io::Result<()> {
         match self {
             CaptureFormat::Ndjson => {
                 serde_json::to_writer(&mut *out, e)?;
@@ -222,7 +239,7 @@ impl CaptureFormat {
                 out.write_all(b"\n\n")?;
             }
         }
-        out.flush()
+        Ok(())
     }
 }
 
