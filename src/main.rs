@@ -826,6 +826,10 @@ fn capture(args: CaptureArgs) -> u8 {
         format: args.format,
         cancel,
         redaction_key: None,
+        // Notices go to stderr as they happen.
+        on_notice: (!args.quiet).then(|| -> Box<dyn FnMut(&str) + Send> {
+            Box::new(|n: &str| eprintln!("logpack: {n}"))
+        }),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -835,9 +839,6 @@ fn capture(args: CaptureArgs) -> u8 {
     match result {
         Ok(report) => {
             if !args.quiet {
-                for n in &report.notices {
-                    eprintln!("logpack: {n}");
-                }
                 eprintln!(
                     "logpack: captured {} entries from {} files ({} below the level)",
                     report.entries, report.files, report.filtered

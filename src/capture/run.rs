@@ -40,6 +40,9 @@ pub struct CaptureSpec {
     /// The redaction key when the request is redacted; `None` makes one
     /// for this capture (tokens are consistent within it).
     pub redaction_key: Option<RedactionKey>,
+    /// Told each notice (a rotation, a truncation, an unreadable file) as
+    /// it happens, on the capturing thread; they are also in the report.
+    pub on_notice: Option<Box<dyn FnMut(&str) + Send>>,
 }
 
 impl Default for CaptureSpec {
@@ -50,6 +53,7 @@ impl Default for CaptureSpec {
             format: CaptureFormat::Ndjson,
             cancel: CancelToken::default(),
             redaction_key: None,
+            on_notice: None,
         }
     }
 }
@@ -344,6 +348,7 @@ impl Engine {
             failed: None,
         };
         let deadline = spec.duration.map(|d| Instant::now() + d);
+        let mut on_notice = spec.on_notice;
         loop {
             for (target, (follower, assembler)) in targets.iter().zip(&mut followers) {
                 let (mut read_any, mut cut) = (false, false);
@@ -352,25 +357,23 @@ impl Engine {
                     cut |= line.cut;
                     assembler.push(line.bytes, &mut |text, start| w.entry(target, text, start));
                 });
+                let mut notices = Vec::new();
                 if cut {
-                    w.report.notices.push(format!(
-                        "{}: a line longer than {} bytes was cut there",
-                        target.path.display(),
+                    notices.push(format!(
+                        "a line longer than {} bytes was cut there",
                         super::follow::MAX_LINE
                     ));
                 }
                 match status {
-                    Ok(s) => {
-                        for notice in s.notices {
-                            w.report
-                                .notices
-                                .push(format!("{}: {notice}", target.path.display()));
-                        }
+                    Ok(s) => notices.extend(s.notices.iter().map(ToString::to_string)),
+                    Err(e) => notices.push(e.to_string()),
+                }
+                for n in notices {
+                    let n = format!("{}: {n}", target.path.display());
+                    if let Some(tell) = on_notice.as_mut() {
+                        tell(&n);
                     }
-                    Err(e) => w
-                        .report
-                        .notices
-                        .push(format!("{}: {e}", target.path.display())),
+                    w.report.notices.push(n);
                 }
                 // A quiet file's last entry is complete: emit it now.
                 if !read_any {
