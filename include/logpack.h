@@ -2,18 +2,20 @@
  * logpack: the C ABI of the logpack log archive engine.
  *
  * Conventions:
- * - Handles are opaque (logpack_job, logpack_cancel_token, logpack_store);
- *   each has its own
- *   _free function, which accepts NULL.
+ * - Handles are opaque (logpack_job, logpack_cancel_token, logpack_store,
+ *   logpack_capture); each has its own _free function, which accepts NULL.
  * - Every fallible function returns a logpack_result. A NULL where a pointer
  *   is required gives LOGPACK_RESULT_NULL_PARAMETER before anything is read.
  *   A panic inside logpack is caught and gives LOGPACK_RESULT_PANIC (or NULL).
  * - Strings are a pointer plus a length in bytes, never assumed to be
  *   NUL-terminated. Paths need not be UTF-8.
  * - Error messages are read from the handle (logpack_job_last_error,
- *   logpack_store_last_error), never from thread-local storage.
- * - Callbacks run only on the thread that called logpack_job_run_*, one call
- *   at a time.
+ *   logpack_store_last_error, logpack_capture_last_error), never from
+ *   thread-local storage.
+ * - Callbacks run only on the thread that called logpack_job_run_* (or
+ *   logpack_store_download_to_writer, logpack_capture_run_to_writer), one
+ *   call at a time. A capture ends at its duration, or from any thread by
+ *   its logpack_cancel_token.
  *
  * Link the static library with the flags printed by
  * `cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs`
@@ -142,9 +144,38 @@ typedef enum logpack_option {
 } logpack_option;
 
 /**
+ * The record framings of `logpack_capture_set_format`, which takes the
+ * value as an integer so that an unknown one is an error, not undefined
+ * behaviour.
+ */
+typedef enum logpack_capture_format {
+  /**
+   * `application/x-ndjson`: one JSON object per line (the default).
+   */
+  LOGPACK_CAPTURE_FORMAT_NDJSON = 0,
+  /**
+   * `application/json-seq` (RFC 7464): each record `0x1E` JSON `\n`.
+   */
+  LOGPACK_CAPTURE_FORMAT_JSON_SEQ = 1,
+  /**
+   * `text/plain`: one line per entry, with dotnet-monitor's level tags.
+   */
+  LOGPACK_CAPTURE_FORMAT_TEXT = 2,
+  /**
+   * `text/event-stream`: one server-sent event per entry.
+   */
+  LOGPACK_CAPTURE_FORMAT_SSE = 3,
+} logpack_capture_format;
+
+/**
  * Cancels a job's run from any thread. Opaque.
  */
 typedef struct logpack_cancel_token logpack_cancel_token;
+
+/**
+ * One live capture: configure it, run it once, read its counts. Opaque.
+ */
+typedef struct logpack_capture logpack_capture;
 
 /**
  * One collection: configure it, run it once, read its manifest. Opaque.
@@ -501,6 +532,130 @@ enum logpack_result logpack_store_last_error(const struct logpack_store *store,
  * once. Thread-safe.
  */
 void logpack_string_free(char *s);
+
+/**
+ * Creates a capture with the defaults of PRODUCT.md §10: 30 seconds, the
+ * request's level, ndjson, no redaction beyond the request's. Ownership:
+ * the caller frees it with `logpack_capture_free`. Returns NULL only on a
+ * caught panic. A capture is used by one thread at a time; only its cancel
+ * token may be used from other threads.
+ */
+struct logpack_capture *logpack_capture_new(void);
+
+/**
+ * Frees a capture. NULL is a no-op. Must not be called while
+ * `logpack_capture_run_to_writer` on the capture is under way (cancel it
+ * and wait for the call to return). Cancel tokens stay valid: they have
+ * their own free function.
+ */
+void logpack_capture_free(struct logpack_capture *capture);
+
+/**
+ * Sets the request JSON (`json`, `len` bytes, no NUL needed) and validates
+ * it; its text components are the ones followed. Relative paths resolve
+ * against the base directory (or the working directory) when the capture
+ * runs. Returns OK, NULL_PARAMETER, INVALID_REQUEST (message in
+ * `logpack_capture_last_error`, naming the field) or INVALID_STATE after a
+ * run.
+ */
+enum logpack_result logpack_capture_set_request(struct logpack_capture *capture,
+                                                const char *json,
+                                                size_t len);
+
+/**
+ * Sets the directory that relative request paths resolve against (`dir`,
+ * `len` bytes, any bytes but NUL; need not be UTF-8). Returns OK,
+ * NULL_PARAMETER, IO when it is not a readable directory, or
+ * INVALID_STATE after a run.
+ */
+enum logpack_result logpack_capture_set_base_dir(struct logpack_capture *capture,
+                                                 const char *dir,
+                                                 size_t len);
+
+/**
+ * Sets how long the capture follows the logs: `seconds` >= 0, or -1 to
+ * follow until cancelled (`durationSeconds`; default 30). Returns OK,
+ * NULL_PARAMETER, INVALID_OPTION for any other value, or INVALID_STATE
+ * after a run.
+ */
+enum logpack_result logpack_capture_set_duration(struct logpack_capture *capture, int64_t seconds);
+
+/**
+ * Sets the minimum level (`level`, `len` bytes): `FATAL`, `ERROR`, `WARN`,
+ * `INFO`, `DEBUG`, mongod's letters or dotnet's names (`Critical`,
+ * `Warning`, `Information`, `Trace`), in any letter case, as the request's
+ * `level`. An empty string (`len` 0) takes the request's level again (the
+ * default). Returns OK, NULL_PARAMETER, INVALID_OPTION for an unknown
+ * level, or INVALID_STATE after a run.
+ */
+enum logpack_result logpack_capture_set_level(struct logpack_capture *capture,
+                                              const char *level,
+                                              size_t len);
+
+/**
+ * Sets the framing of the records (`LOGPACK_CAPTURE_FORMAT_*`; default
+ * ndjson). Returns OK, NULL_PARAMETER, INVALID_OPTION for an unknown value,
+ * or INVALID_STATE after a run.
+ */
+enum logpack_result logpack_capture_set_format(struct logpack_capture *capture,
+                                               unsigned int format);
+
+/**
+ * Non-zero `redact` redacts the entries even when the request does not
+ * ask for it (`"redacted": true`), with one key for the whole capture, so
+ * that tokens are consistent within it; 0 leaves it to the request (the
+ * default). Returns OK, NULL_PARAMETER or INVALID_STATE after a run.
+ */
+enum logpack_result logpack_capture_set_redact(struct logpack_capture *capture, int redact);
+
+/**
+ * A token that ends this capture from any thread, at any time, with
+ * `logpack_cancel_token_cancel`: the run then writes what it has read and
+ * returns OK, a clean end like the end of its duration (a token cancelled
+ * before the run makes it return OK at once, having followed nothing new).
+ * Ownership: free it with `logpack_cancel_token_free`; it may outlive the
+ * capture. Returns NULL when `capture` is NULL.
+ */
+struct logpack_cancel_token *logpack_capture_cancel_token(const struct logpack_capture *capture);
+
+/**
+ * Runs the capture: follows the live logs of the request's text components
+ * from now on, through rotation, and hands each record to `write` as it
+ * comes (whole records, in order, on this thread, one call at a time),
+ * until the duration ends or the capture's cancel token is cancelled.
+ * Blocks until then. Returns OK at a clean end (duration or cancel),
+ * NULL_PARAMETER, INVALID_STATE (no request, or a second run),
+ * INVALID_REQUEST, BUSY when 3 captures are running already in this
+ * process (`RATE_LIMITED`, at the start of the last error), OUTPUT when
+ * `write` returned non-zero (the capture then stops), or PANIC.
+ */
+enum logpack_result logpack_capture_run_to_writer(struct logpack_capture *capture,
+                                                  logpack_write_fn write,
+                                                  void *userdata);
+
+/**
+ * What a run that returned OK did: the records written (`*entries`), the
+ * entries below the level (`*filtered`) and the files followed
+ * (`*files`). Returns OK, NULL_PARAMETER, or INVALID_STATE when no run
+ * returned OK; the outputs are written only on OK.
+ */
+enum logpack_result logpack_capture_counts(const struct logpack_capture *capture,
+                                           uint64_t *entries,
+                                           uint64_t *filtered,
+                                           uint64_t *files);
+
+/**
+ * Copies the last error message (UTF-8, no NUL) into `buf`, at most `cap`
+ * bytes (never splitting a character), and stores the number of bytes
+ * copied in `*out_len`. With `buf` NULL and `cap` 0, stores the message's
+ * full length instead, so that a caller can size its buffer. An empty
+ * message means no error. Returns OK or NULL_PARAMETER (`buf` NULL with
+ * `cap` > 0). From one thread at a time, like every capture function.
+ */
+enum logpack_result logpack_capture_last_error(const struct logpack_capture *capture,
+                                               char *buf,
+                                               size_t cap,
+                                               size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

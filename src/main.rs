@@ -827,7 +827,7 @@ fn capture(args: CaptureArgs) -> u8 {
         cancel,
         redaction_key: None,
         // Notices go to stderr as they happen.
-        on_notice: (!args.quiet).then(|| -> Box<dyn FnMut(&str) + Send> {
+        on_notice: (!args.quiet).then(|| -> Box<logpack::capture::NoticeFn> {
             Box::new(|n: &str| eprintln!("logpack: {n}"))
         }),
     };

@@ -48,6 +48,10 @@ const SECTIONS: &[&str] = &[
     "store_null_parameters",
     "store",
     "store_retry_and_limits",
+    "capture_null_parameters",
+    "capture_duration",
+    "capture_cancel_from_token",
+    "capture_limit",
 ];
 
 const WARNINGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];

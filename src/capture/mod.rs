@@ -6,4 +6,4 @@ mod follow;
 mod run;
 
 pub use entry::{CaptureFormat, LogEntry};
-pub use run::{CaptureReport, CaptureSpec, MAX_CAPTURES};
+pub use run::{CaptureReport, CaptureSpec, NoticeFn, MAX_CAPTURES};

@@ -42,8 +42,11 @@ pub struct CaptureSpec {
     pub redaction_key: Option<RedactionKey>,
     /// Told each notice (a rotation, a truncation, an unreadable file) as
     /// it happens, on the capturing thread; they are also in the report.
-    pub on_notice: Option<Box<dyn FnMut(&str) + Send>>,
+    pub on_notice: Option<Box<NoticeFn>>,
 }
+
+/// Told a capture's notices as they happen.
+pub type NoticeFn = dyn FnMut(&str) + Send;
 
 impl Default for CaptureSpec {
     fn default() -> Self {

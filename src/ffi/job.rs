@@ -66,7 +66,7 @@ pub struct logpack_job {
 }
 
 /// Cancels a job's run from any thread. Opaque.
-pub struct logpack_cancel_token(CancelToken);
+pub struct logpack_cancel_token(pub(super) CancelToken);
 
 impl logpack_job {
     fn fail(&mut self, code: logpack_result, message: impl Into<String>) -> logpack_result {

@@ -12,7 +12,11 @@
  * arguments and options, the lifecycle of a job on examples/sample (create,
  * wait, get, list, download, extend, retry, delete) with its refusals and
  * their Ops Manager codes, a retry of a FAILURE job, free waiting for the
- * runs, and the limit of jobs in progress. Each section prints
+ * runs, and the limit of jobs in progress; then live capture: NULL
+ * arguments and bad values, a 2 s capture of lines appended by another
+ * thread (valid ndjson records, writes on the calling thread only), a
+ * capture until cancelled from another thread, a failing writer, and the
+ * limit of 3 captures (BUSY). Each section prints
  * "ok <name>"; the first failed check prints "FAIL ..." and exits 1.
  *
  * The deployments are built here, in a mkdtemp() directory that is removed
@@ -1313,6 +1317,280 @@ static void test_store_retry_and_limits(void) {
   ok("store_retry_and_limits");
 }
 
+/* -------------------------------------------------------------- capture */
+
+static const char *capture_error(const logpack_capture *capture) {
+  static char buf[4096];
+  size_t n = 12345;
+  EXPECT_RC(logpack_capture_last_error(capture, buf, sizeof buf - 1, &n), LOGPACK_RESULT_OK);
+  CHECK(n < sizeof buf, "out_len %zu larger than the buffer", n);
+  buf[n] = '\0';
+  return buf;
+}
+
+static logpack_capture *capture_for(const char *log_path, int64_t seconds) {
+  logpack_capture *c = logpack_capture_new();
+  CHECK(c != NULL, "logpack_capture_new returned NULL");
+  const char *json = request_for(log_path);
+  EXPECT_RC(logpack_capture_set_request(c, json, strlen(json)), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_capture_set_duration(c, seconds), LOGPACK_RESULT_OK);
+  return c;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Appends `lines` logv2 lines "<tag> <i>" to a log, the first after
+ * `first_ms`, then one every 100 ms; then cancels `token` (if any) after
+ * `cancel_ms` more. */
+struct appender {
+  const char *log;
+  const char *tag;
+  int lines;
+  long first_ms, cancel_ms;
+  logpack_cancel_token *token;
+  logpack_result rc;
+  double cancelled_at;
+};
+
+static void *append_thread(void *arg) {
+  struct appender *a = arg;
+  sleep_ms(a->first_ms);
+  for (int i = 0; i < a->lines; i++) {
+    if (i > 0) sleep_ms(100);
+    char line[512];
+    format_into(line, sizeof line,
+                "{\"t\":{\"$date\":\"2024-05-01T12:00:00.000+00:00\"},\"s\":\"W\",\"c\":\"NETWORK\","
+                "\"id\":4615,\"ctx\":\"smoke\",\"msg\":\"%s %d\",\"attr\":{\"n\":%d}}\n",
+                a->tag, i, i);
+    int fd = open(a->log, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0, "open %s: %s", a->log, strerror(errno));
+    CHECK(write(fd, line, strlen(line)) == (ssize_t)strlen(line), "append to %s", a->log);
+    CHECK(close(fd) == 0, "close %s", a->log);
+  }
+  if (a->token != NULL) {
+    sleep_ms(a->cancel_ms);
+    a->cancelled_at = now_seconds();
+    a->rc = logpack_cancel_token_cancel(a->token);
+  }
+  return NULL;
+}
+
+/* Checks that the sink holds exactly `lines` ndjson records "<tag> <i>", in
+ * order, each a JSON object on one line with the LogEntry fields. */
+static void check_records(const struct sink *s, const char *tag, int lines) {
+  int seen = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s->len; i++) {
+    if (s->data[i] != '\n') continue;
+    char record[4096];
+    size_t n = i - start;
+    CHECK(n > 0 && n < sizeof record, "a record of %zu bytes", n);
+    memcpy(record, s->data + start, n);
+    record[n] = '\0';
+    start = i + 1;
+    CHECK(record[0] == '{' && record[n - 1] == '}', "not a JSON object: %s", record);
+    CHECK(memchr(record, '\0', n) == NULL, "a NUL in %s", record);
+    char want[128];
+    format_into(want, sizeof want, "\"Message\":\"%s %d\"", tag, seen);
+    CHECK(strstr(record, want) != NULL, "record %d is not %s: %s", seen, want, record);
+    CHECK(strstr(record, "\"LogLevel\":\"Warning\"") != NULL, "no LogLevel: %s", record);
+    CHECK(strstr(record, "\"Category\":\"NETWORK\"") != NULL, "no Category: %s", record);
+    CHECK(strstr(record, "\"EventId\":4615") != NULL, "no EventId: %s", record);
+    CHECK(strstr(record, "\"Host\":\"db1.example.net\"") != NULL, "no Host: %s", record);
+    CHECK(strstr(record, "a line of the smoke test") == NULL, "an old line: %s", record);
+    seen++;
+  }
+  CHECK(start == s->len, "%zu bytes after the last newline", s->len - start);
+  CHECK(seen == lines, "%d records, expected %d", seen, lines);
+}
+
+static void test_capture_nulls(void) {
+  logpack_capture_free(NULL);
+  CHECK(logpack_capture_cancel_token(NULL) == NULL, "a token for a NULL capture");
+  EXPECT_RC(logpack_capture_set_request(NULL, "{}", 2), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_base_dir(NULL, "/", 1), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_duration(NULL, 1), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_level(NULL, "WARN", 4), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_format(NULL, LOGPACK_CAPTURE_FORMAT_NDJSON),
+            LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_redact(NULL, 1), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_run_to_writer(NULL, on_write, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  size_t n = 0;
+  uint64_t e = 0, f = 0, files = 0;
+  EXPECT_RC(logpack_capture_last_error(NULL, NULL, 0, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_counts(NULL, &e, &f, &files), LOGPACK_RESULT_NULL_PARAMETER);
+
+  logpack_capture *c = logpack_capture_new();
+  CHECK(c != NULL, "logpack_capture_new returned NULL");
+  EXPECT_RC(logpack_capture_set_request(c, NULL, 0), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_base_dir(c, NULL, 0), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_set_level(c, NULL, 0), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_run_to_writer(c, NULL, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_last_error(c, NULL, 1, &n), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_last_error(c, NULL, 0, NULL), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_counts(c, NULL, &f, &files), LOGPACK_RESULT_NULL_PARAMETER);
+  EXPECT_RC(logpack_capture_counts(c, &e, &f, &files), LOGPACK_RESULT_INVALID_STATE);
+  /* Bad values, each named in the last error. */
+  EXPECT_RC(logpack_capture_set_duration(c, -2), LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(strstr(capture_error(c), "duration") != NULL, "last error: %s", capture_error(c));
+  EXPECT_RC(logpack_capture_set_format(c, 4), LOGPACK_RESULT_INVALID_OPTION);
+  EXPECT_RC(logpack_capture_set_level(c, "LOUD", 4), LOGPACK_RESULT_INVALID_OPTION);
+  CHECK(strstr(capture_error(c), "level") != NULL, "last error: %s", capture_error(c));
+  EXPECT_RC(logpack_capture_set_level(c, "warning", 7), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_capture_set_level(c, "", 0), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_capture_set_format(c, LOGPACK_CAPTURE_FORMAT_SSE), LOGPACK_RESULT_OK);
+  EXPECT_RC(logpack_capture_set_redact(c, 0), LOGPACK_RESULT_OK);
+  /* No request yet. */
+  EXPECT_RC(logpack_capture_run_to_writer(c, on_write, NULL), LOGPACK_RESULT_INVALID_STATE);
+  const char *bad = "{\"hosts\":[{\"agentLogDir\":\"x\"}]}";
+  EXPECT_RC(logpack_capture_set_request(c, bad, strlen(bad)), LOGPACK_RESULT_INVALID_REQUEST);
+  CHECK(strncmp(capture_error(c), "hosts[0].hostname", 17) == 0, "last error: %s",
+        capture_error(c));
+  logpack_capture_free(c);
+  ok("capture_null_parameters");
+}
+
+static void test_capture_duration(void) {
+  const char *log = path_of("capture/logs/mongod.log");
+  /* 100 whole old lines (75 bytes each), before the capture: not captured. */
+  write_log(log, 100 * 75);
+  logpack_capture *c = capture_for(log, 2);
+  struct appender a = {log, "captured", 10, 500, 0, NULL, LOGPACK_RESULT_OK, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, append_thread, &a) == 0, "pthread_create");
+  struct sink s = {0};
+  double start = now_seconds();
+  logpack_result rc = logpack_capture_run_to_writer(c, on_write, &s);
+  double took = now_seconds() - start;
+  CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+  if (rc != LOGPACK_RESULT_OK) fail(__FILE__, __LINE__, "capture: %s", capture_error(c));
+  CHECK(took >= 1.9 && took < 10.0, "a 2 s capture took %.2f s", took);
+  CHECK(s.off_thread == 0, "%d writes off the calling thread", s.off_thread);
+  check_records(&s, "captured", 10);
+  uint64_t entries = 0, filtered = 0, files = 0;
+  EXPECT_RC(logpack_capture_counts(c, &entries, &filtered, &files), LOGPACK_RESULT_OK);
+  CHECK(entries == 10 && filtered == 0 && files == 1, "counts %llu %llu %llu",
+        (unsigned long long)entries, (unsigned long long)filtered, (unsigned long long)files);
+  /* A capture runs once; its setters are refused after. */
+  EXPECT_RC(logpack_capture_run_to_writer(c, on_write, &s), LOGPACK_RESULT_INVALID_STATE);
+  EXPECT_RC(logpack_capture_set_duration(c, 1), LOGPACK_RESULT_INVALID_STATE);
+  printf("  capture: %.3f s, %zu bytes, %llu records\n", took, s.len,
+         (unsigned long long)entries);
+  free(s.data);
+  logpack_capture_free(c);
+  ok("capture_duration");
+}
+
+static void test_capture_cancel(void) {
+  const char *log = path_of("capture/logs/mongod.log");
+  /* Until cancelled: another thread appends, then cancels. */
+  logpack_capture *c = capture_for(log, -1);
+  EXPECT_RC(logpack_capture_set_level(c, "WARN", 4), LOGPACK_RESULT_OK);
+  logpack_cancel_token *token = logpack_capture_cancel_token(c);
+  CHECK(token != NULL, "logpack_capture_cancel_token returned NULL");
+  struct appender a = {log, "cancelled", 3, 500, 300, token, LOGPACK_RESULT_PANIC, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, append_thread, &a) == 0, "pthread_create");
+  struct sink s = {0};
+  double start = now_seconds();
+  logpack_result rc = logpack_capture_run_to_writer(c, on_write, &s);
+  double returned = now_seconds();
+  CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+  if (rc != LOGPACK_RESULT_OK) fail(__FILE__, __LINE__, "capture: %s", capture_error(c));
+  EXPECT_RC(a.rc, LOGPACK_RESULT_OK);
+  CHECK(returned - a.cancelled_at < 2.0, "returned %.2f s after the cancel",
+        returned - a.cancelled_at);
+  CHECK(returned - start < 10.0, "ran %.2f s", returned - start);
+  CHECK(s.off_thread == 0, "%d writes off the calling thread", s.off_thread);
+  check_records(&s, "cancelled", 3);
+  free(s.data);
+  logpack_capture_free(c);
+  /* The token outlives the capture. */
+  EXPECT_RC(logpack_cancel_token_cancel(token), LOGPACK_RESULT_OK);
+  logpack_cancel_token_free(token);
+
+  /* A failing writer stops the capture with OUTPUT. */
+  c = capture_for(log, -1);
+  token = logpack_capture_cancel_token(c);
+  struct appender b = {log, "failing", 2, 500, 1000, token, LOGPACK_RESULT_PANIC, 0};
+  CHECK(pthread_create(&t, NULL, append_thread, &b) == 0, "pthread_create");
+  struct sink f = {0};
+  f.fail_after = 1;
+  EXPECT_RC(logpack_capture_run_to_writer(c, on_write, &f), LOGPACK_RESULT_OUTPUT);
+  CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+  CHECK(f.failed && f.calls_after_failure == 0, "writes after the failure: %llu",
+        (unsigned long long)f.calls_after_failure);
+  CHECK(strstr(capture_error(c), "callback") != NULL, "last error: %s", capture_error(c));
+  free(f.data);
+  logpack_capture_free(c);
+  logpack_cancel_token_free(token);
+  ok("capture_cancel_from_token");
+}
+
+struct running_capture {
+  logpack_capture *capture;
+  logpack_cancel_token *token;
+  struct sink sink;
+  logpack_result rc;
+};
+
+static void *capture_thread(void *arg) {
+  struct running_capture *r = arg;
+  r->rc = logpack_capture_run_to_writer(r->capture, on_write, &r->sink);
+  return NULL;
+}
+
+static void test_capture_limit(void) {
+  const char *log = path_of("capture/logs/mongod.log");
+  struct running_capture r[3];
+  pthread_t t[3];
+  for (int i = 0; i < 3; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].capture = capture_for(log, -1);
+    r[i].token = logpack_capture_cancel_token(r[i].capture);
+    CHECK(r[i].token != NULL, "token");
+    CHECK(pthread_create(&t[i], NULL, capture_thread, &r[i]) == 0, "pthread_create");
+  }
+  /* A fourth is refused once the three have started. Give them a second
+   * to start (a try before then could take a slot from one of them); a try
+   * that still comes too early ends at once (duration 0) with OK. */
+  sleep_ms(1000);
+  double deadline = now_seconds() + 30;
+  logpack_result rc = LOGPACK_RESULT_OK;
+  while (rc == LOGPACK_RESULT_OK) {
+    CHECK(now_seconds() < deadline, "a fourth capture was never refused");
+    logpack_capture *c = capture_for(log, 0);
+    struct sink s = {0};
+    rc = logpack_capture_run_to_writer(c, on_write, &s);
+    if (rc == LOGPACK_RESULT_BUSY) {
+      CHECK(strncmp(capture_error(c), "RATE_LIMITED", 12) == 0, "last error: %s",
+            capture_error(c));
+    }
+    free(s.data);
+    logpack_capture_free(c);
+    if (rc == LOGPACK_RESULT_OK) sleep_ms(100);
+  }
+  EXPECT_RC(rc, LOGPACK_RESULT_BUSY);
+  for (int i = 0; i < 3; i++) EXPECT_RC(logpack_cancel_token_cancel(r[i].token), LOGPACK_RESULT_OK);
+  for (int i = 0; i < 3; i++) {
+    CHECK(pthread_join(t[i], NULL) == 0, "pthread_join");
+    EXPECT_RC(r[i].rc, LOGPACK_RESULT_OK);
+    free(r[i].sink.data);
+    logpack_capture_free(r[i].capture);
+    logpack_cancel_token_free(r[i].token);
+  }
+  /* The slots are free again. */
+  logpack_capture *c = capture_for(log, 0);
+  struct sink s = {0};
+  EXPECT_RC(logpack_capture_run_to_writer(c, on_write, &s), LOGPACK_RESULT_OK);
+  free(s.data);
+  logpack_capture_free(c);
+  ok("capture_limit");
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   main_thread = pthread_self();
@@ -1342,6 +1620,10 @@ int main(void) {
   test_store_nulls();
   test_store();
   test_store_retry_and_limits();
+  test_capture_nulls();
+  test_capture_duration();
+  test_capture_cancel();
+  test_capture_limit();
 
   const char *keep = getenv("LOGPACK_SMOKE_KEEP");
   if (keep == NULL || keep[0] == '\0' || strcmp(keep, "0") == 0) {
