@@ -191,11 +191,11 @@ pub struct Located {
 
 /// Reads `len` bytes at `offset`, refusing ranges outside the file.
 fn read_exact_at(file: &File, file_len: u64, offset: u64, len: u64) -> Result<Vec<u8>, String> {
-    let end = offset
-        .checked_add(len)
-        .filter(|&e| e <= file_len)
-        .ok_or_else(|| format!("range {offset}+{len} is outside the file ({file_len} bytes)"))?;
-    let _ = end;
+    if offset.checked_add(len).is_none_or(|end| end > file_len) {
+        return Err(format!(
+            "range {offset}+{len} is outside the file ({file_len} bytes)"
+        ));
+    }
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, offset)
         .map_err(|e| format!("cannot read {len} bytes at {offset}: {e}"))?;
