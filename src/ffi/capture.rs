@@ -3,13 +3,12 @@
 //! thread, end it by its duration or from another thread with a cancel
 //! token.
 
-use std::ffi::{c_char, c_int, c_uint, c_void, OsStr};
-use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{c_char, c_int, c_uint, c_void};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::boundary::{guard, require};
+use super::boundary::{base_dir, bytes, copy_message, guard, require, CallbackWriter};
 use super::job::{logpack_cancel_token, logpack_write_fn};
 use super::result::logpack_result;
 use super::result::logpack_result::*;
@@ -139,41 +138,9 @@ impl logpack_capture {
     }
 }
 
-/// Forwards the records to a `logpack_write_fn`.
-struct CallbackWriter {
-    write: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> c_int,
-    userdata: *mut c_void,
-}
-
-impl Write for CallbackWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: the function and userdata come from the caller of
-        // logpack_capture_run_to_writer, which is still on the stack; `buf`
-        // is valid for `buf.len()` bytes during the call.
-        let rc = unsafe { (self.write)(self.userdata, buf.as_ptr(), buf.len()) };
-        if rc != 0 {
-            return Err(io::Error::other(format!(
-                "the write callback returned {rc}"
-            )));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// SAFETY (for every function below): pointers are checked for NULL before
-/// use; a non-NULL `capture` must come from `logpack_capture_new` and not be
-/// freed; a `(ptr, len)` pair must describe readable memory.
-unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        std::slice::from_raw_parts(ptr.cast(), len)
-    }
-}
+// SAFETY (for every function below): pointers are checked for NULL before
+// use; a non-NULL `capture` must come from `logpack_capture_new` and not be
+// freed; a `(ptr, len)` pair must describe readable memory.
 
 /// Creates a capture with the defaults of PRODUCT.md §10: 30 seconds, the
 /// request's level, ndjson, no redaction beyond the request's. Ownership:
@@ -261,17 +228,12 @@ pub unsafe extern "C" fn logpack_capture_set_base_dir(
         if let Some(refused) = capture.refuse_after_run() {
             return refused;
         }
-        let path = PathBuf::from(OsStr::from_bytes(dir));
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                capture.base_dir = Some(std::path::absolute(&path).unwrap_or(path));
+        match base_dir(dir) {
+            Ok(path) => {
+                capture.base_dir = Some(path);
                 LOGPACK_RESULT_OK
             }
-            Ok(_) => capture.fail(
-                LOGPACK_RESULT_IO,
-                format!("{}: not a directory", path.display()),
-            ),
-            Err(e) => capture.fail(LOGPACK_RESULT_IO, format!("{}: {e}", path.display())),
+            Err(message) => capture.fail(LOGPACK_RESULT_IO, message),
         }
     })
 }
@@ -491,29 +453,10 @@ pub unsafe extern "C" fn logpack_capture_last_error(
 ) -> logpack_result {
     guard(|| {
         require!(capture, out_len);
-        if buf.is_null() && cap > 0 {
-            return LOGPACK_RESULT_NULL_PARAMETER;
-        }
         // SAFETY: checked non-NULL.
         let message = unsafe { &(*capture).last_error };
-        if buf.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { *out_len = message.len() };
-            return LOGPACK_RESULT_OK;
-        }
-        let mut n = message.len().min(cap);
-        // Never cut a UTF-8 character in half.
-        while !message.is_char_boundary(n) {
-            n -= 1;
-        }
-        // SAFETY: `buf` holds `cap >= n` bytes; `out_len` is non-NULL.
-        unsafe {
-            if n > 0 {
-                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast(), n);
-            }
-            *out_len = n;
-        }
-        LOGPACK_RESULT_OK
+        // SAFETY: `out_len` checked non-NULL; `buf` holds `cap` bytes.
+        unsafe { copy_message(message, buf, cap, out_len) }
     })
 }
 

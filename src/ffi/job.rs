@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_uint, c_void, OsStr};
-use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::boundary::{guard, require};
+use super::boundary::{base_dir, bytes, copy_message, guard, require, CallbackWriter};
 use super::result::logpack_result;
 use super::result::logpack_result::*;
 #[cfg(test)]
@@ -185,41 +184,9 @@ pub(super) fn shared_engine(threads: usize) -> Result<Arc<Engine>, Error> {
     Ok(engine)
 }
 
-/// Forwards the archive to a `logpack_write_fn`.
-struct CallbackWriter {
-    write: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> c_int,
-    userdata: *mut c_void,
-}
-
-impl Write for CallbackWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: the function and userdata come from the caller of
-        // logpack_job_run_to_writer, which is still on the stack; `buf` is
-        // valid for `buf.len()` bytes during the call.
-        let rc = unsafe { (self.write)(self.userdata, buf.as_ptr(), buf.len()) };
-        if rc != 0 {
-            return Err(io::Error::other(format!(
-                "the write callback returned {rc}"
-            )));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// SAFETY (for every function below): pointers are checked for NULL before
-/// use; a non-NULL `job` must come from `logpack_job_new` and not be freed;
-/// a `(ptr, len)` pair must describe readable memory.
-unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        std::slice::from_raw_parts(ptr.cast(), len)
-    }
-}
+// SAFETY (for every function below): pointers are checked for NULL before
+// use; a non-NULL `job` must come from `logpack_job_new` and not be freed;
+// a `(ptr, len)` pair must describe readable memory.
 
 /// Creates a job with default options (all cores, tar.gz, level 6).
 /// Ownership: the caller frees it with `logpack_job_free`. Returns NULL only
@@ -303,17 +270,12 @@ pub unsafe extern "C" fn logpack_job_set_base_dir(
         if let Some(refused) = job.refuse_after_run() {
             return refused;
         }
-        let path = PathBuf::from(OsStr::from_bytes(dir));
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                job.base_dir = Some(std::path::absolute(&path).unwrap_or(path));
+        match base_dir(dir) {
+            Ok(path) => {
+                job.base_dir = Some(path);
                 LOGPACK_RESULT_OK
             }
-            Ok(_) => job.fail(
-                LOGPACK_RESULT_IO,
-                format!("{}: not a directory", path.display()),
-            ),
-            Err(e) => job.fail(LOGPACK_RESULT_IO, format!("{}: {e}", path.display())),
+            Err(message) => job.fail(LOGPACK_RESULT_IO, message),
         }
     })
 }
@@ -483,29 +445,10 @@ pub unsafe extern "C" fn logpack_job_last_error(
 ) -> logpack_result {
     guard(|| {
         require!(job, out_len);
-        if buf.is_null() && cap > 0 {
-            return LOGPACK_RESULT_NULL_PARAMETER;
-        }
         // SAFETY: checked non-NULL.
         let message = unsafe { &(*job).last_error };
-        if buf.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { *out_len = message.len() };
-            return LOGPACK_RESULT_OK;
-        }
-        let mut n = message.len().min(cap);
-        // Never cut a UTF-8 character in half.
-        while !message.is_char_boundary(n) {
-            n -= 1;
-        }
-        // SAFETY: `buf` holds `cap >= n` bytes; `out_len` is non-NULL.
-        unsafe {
-            if n > 0 {
-                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast(), n);
-            }
-            *out_len = n;
-        }
-        LOGPACK_RESULT_OK
+        // SAFETY: `out_len` checked non-NULL; `buf` holds `cap` bytes.
+        unsafe { copy_message(message, buf, cap, out_len) }
     })
 }
 

@@ -9,14 +9,13 @@
 //! (`"EXPIRATION_DATE_MUST_BE_IN_FUTURE: ..."`).
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CString, OsStr};
-use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::boundary::{guard, require};
+use super::boundary::{bytes, copy_message, guard, require, CallbackWriter};
 use super::job::logpack_write_fn;
 use super::result::logpack_result;
 use super::result::logpack_result::*;
@@ -170,46 +169,14 @@ impl logpack_store {
     }
 }
 
-/// SAFETY (for every function below): pointers are checked for NULL before
-/// use; a non-NULL `store` must come from `logpack_store_new` and not be
-/// freed; a `(ptr, len)` pair must describe readable memory.
-unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        std::slice::from_raw_parts(ptr.cast(), len)
-    }
-}
+// SAFETY (for every function below): pointers are checked for NULL before
+// use; a non-NULL `store` must come from `logpack_store_new` and not be
+// freed; a `(ptr, len)` pair must describe readable memory.
 
 /// A job id from `(ptr, len)`; the store checks its form.
 unsafe fn id_of<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Error> {
     std::str::from_utf8(bytes(ptr, len))
         .map_err(|_| Error::invalid("id", "not valid UTF-8 (24 lower-case hex digits)"))
-}
-
-/// Forwards a download to a `logpack_write_fn`.
-struct CallbackWriter {
-    write: unsafe extern "C" fn(*mut c_void, *const u8, usize) -> c_int,
-    userdata: *mut c_void,
-}
-
-impl Write for CallbackWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: the function and userdata come from the caller of
-        // logpack_store_download_to_writer, which is still on the stack;
-        // `buf` is valid for `buf.len()` bytes during the call.
-        let rc = unsafe { (self.write)(self.userdata, buf.as_ptr(), buf.len()) };
-        if rc != 0 {
-            return Err(io::Error::other(format!(
-                "the write callback returned {rc}"
-            )));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Creates a store handle, not yet open: set options, then
@@ -640,30 +607,11 @@ pub unsafe extern "C" fn logpack_store_last_error(
 ) -> logpack_result {
     guard(|| {
         require!(store, out_len);
-        if buf.is_null() && cap > 0 {
-            return LOGPACK_RESULT_NULL_PARAMETER;
-        }
         // SAFETY: checked non-NULL.
         let inner = unsafe { (*store).lock_any() };
         let message = inner.last_error.as_str();
-        if buf.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { *out_len = message.len() };
-            return LOGPACK_RESULT_OK;
-        }
-        let mut n = message.len().min(cap);
-        // Never cut a UTF-8 character in half.
-        while !message.is_char_boundary(n) {
-            n -= 1;
-        }
-        // SAFETY: `buf` holds `cap >= n` bytes; `out_len` is non-NULL.
-        unsafe {
-            if n > 0 {
-                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast(), n);
-            }
-            *out_len = n;
-        }
-        LOGPACK_RESULT_OK
+        // SAFETY: `out_len` checked non-NULL; `buf` holds `cap` bytes.
+        unsafe { copy_message(message, buf, cap, out_len) }
     })
 }
 
