@@ -46,6 +46,21 @@ pub struct ChildSummary {
     pub uncompressed_disk_space_bytes: u64,
 }
 
+impl<F, S> From<&crate::manifest::ChildJob<F, S>> for ChildSummary {
+    fn from(c: &crate::manifest::ChildJob<F, S>) -> ChildSummary {
+        ChildSummary {
+            host_name: c.host_name.clone(),
+            log_collection_type: c.log_collection_type.clone(),
+            path: c.path.clone(),
+            status: c.status,
+            error_message: c.error_message.clone(),
+            start_date: c.start_date.clone(),
+            finish_date: c.finish_date.clone(),
+            uncompressed_disk_space_bytes: c.uncompressed_disk_space_bytes,
+        }
+    }
+}
+
 /// An archive made by logpack, opened for composition: its index is read
 /// and checked against the file, and its manifest against the index.
 #[derive(Debug)]

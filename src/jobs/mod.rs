@@ -997,16 +997,7 @@ impl Summary {
             .manifest
             .child_jobs
             .iter()
-            .map(|c| ChildSummary {
-                host_name: c.host_name.clone(),
-                log_collection_type: c.log_collection_type.clone(),
-                path: c.path.clone(),
-                status: c.status,
-                error_message: c.error_message.clone(),
-                start_date: c.start_date.clone(),
-                finish_date: c.finish_date.clone(),
-                uncompressed_disk_space_bytes: c.uncompressed_disk_space_bytes,
-            })
+            .map(ChildSummary::from)
             .collect();
         Summary {
             status: report.manifest.status,

@@ -64,19 +64,7 @@ pub(crate) fn run(
     let mut children: Vec<ChildSummary> = Vec::with_capacity(old.children().len());
     for (i, c) in old.children().iter().enumerate() {
         children.push(match replacement(i) {
-            Some(j) => {
-                let n = &new[j];
-                ChildSummary {
-                    host_name: n.host_name.clone(),
-                    log_collection_type: n.log_collection_type.clone(),
-                    path: n.path.clone(),
-                    status: n.status,
-                    error_message: n.error_message.clone(),
-                    start_date: n.start_date.clone(),
-                    finish_date: n.finish_date.clone(),
-                    uncompressed_disk_space_bytes: n.uncompressed_disk_space_bytes,
-                }
-            }
+            Some(j) => ChildSummary::from(&new[j]),
             None => c.clone(),
         });
     }
