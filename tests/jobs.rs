@@ -110,6 +110,7 @@ fn a_job_lives_its_lifecycle_and_refuses_what_ops_manager_refuses() {
         manifest["uncompressedSizeTotalBytes"]
     );
     assert_eq!(logpack(&["verify".as_ref(), archive.as_os_str()]).code, 0);
+    check_outside_readers(&archive, Fmt::Gz, &entries, &t.path("readers"));
     // ... and to stdout, the same bytes.
     let run = jobs(&spool, None, &["download", &id, "-o", "-"]);
     assert_eq!(run.code, 0);
@@ -392,6 +393,8 @@ fn a_retry_recollects_only_failed_children_and_keeps_the_rest_byte_for_byte() {
     );
     assert_eq!(logpack(&["verify".as_ref(), second.as_os_str()]).code, 0);
     let entries = read_entries(&second);
+    // Outside readers agree: the composed archive is one gzip member they read whole.
+    check_outside_readers(&second, Fmt::Gz, &entries, &t.path("readers"));
     let manifest = manifest_of(&entries);
     check_manifest_matches(&entries, &manifest);
     assert_eq!(manifest["id"], id.as_str());
