@@ -22,7 +22,7 @@ fn generate() -> String {
         cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml is valid");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(root().join("src/ffi/mod.rs"))
+        .with_src(root().join("crates/logpack/src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen parses src/ffi");
     let mut out = Vec::new();

@@ -2551,7 +2551,7 @@ mod tests {
     /// beside the repository); the embedded lines above always run.
     #[test]
     fn corpus_json_lines_stay_json() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
         let r = Redactor::new(KEY, &["demo.example.com".to_string()]);
         for file in [
             "hatchet/replica/rs1.log",

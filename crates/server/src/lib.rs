@@ -1,0 +1,1 @@
+//! logpack's HTTP API (PRODUCT.md §11).
