@@ -47,6 +47,40 @@ enum Command {
     Jobs(JobsArgs),
     /// Follow the live logs of a request's components, through rotation.
     Capture(CaptureArgs),
+    /// Serve the HTTP API: Ops Manager log collection jobs, Atlas log
+    /// download and dotnet-monitor's /logs, over a job store.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The spool directory (default as for `jobs`).
+    #[arg(long)]
+    spool: Option<PathBuf>,
+    /// The deployment file: {"groupId": …, "hosts": [ … ]}.
+    #[arg(long)]
+    deployment: PathBuf,
+    /// The API keys file (mode 0600): {"apiKeys": [ … ], "monitorApiKeys": [ … ]}.
+    #[arg(long)]
+    keys: PathBuf,
+    /// Address to listen on; other than loopback, TLS is required.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// PEM certificate chain for TLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Jobs in progress at once in the store.
+    #[arg(long, default_value_t = 4)]
+    max_in_progress: usize,
+    /// Open connections at once; more are answered 503.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Threads for reading and compression (default: available cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -246,6 +280,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge(args),
         Command::Jobs(args) => jobs(args),
         Command::Capture(args) => capture(args),
+        Command::Serve(args) => serve(args),
     };
     ExitCode::from(code)
 }
@@ -830,6 +865,7 @@ fn capture(args: CaptureArgs) -> u8 {
         on_notice: (!args.quiet).then(|| -> Box<logpack::capture::NoticeFn> {
             Box::new(|n: &str| eprintln!("logpack: {n}"))
         }),
+        on_start: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -847,5 +883,31 @@ fn capture(args: CaptureArgs) -> u8 {
             EXIT_OK
         }
         Err(e) => fail(&e),
+    }
+}
+
+/// `logpack serve` (PRODUCT.md §11): runs until SIGINT or SIGTERM.
+fn serve(args: ServeArgs) -> u8 {
+    let mut options = logpack_server::ServeOptions::new(
+        args.spool.unwrap_or_else(default_spool),
+        args.deployment,
+        args.keys,
+    );
+    options.listen = args.listen;
+    options.tls = args.tls_cert.zip(args.tls_key);
+    options.max_in_progress = args.max_in_progress;
+    options.max_connections = args.max_connections;
+    options.threads = args.threads;
+    let listening = |addr| eprintln!("listening on {addr}");
+    match logpack_server::serve(options, listening) {
+        Ok(()) => EXIT_OK,
+        Err(e @ logpack_server::ServeError::Usage(_)) => {
+            eprintln!("logpack serve: {e}");
+            EXIT_USAGE
+        }
+        Err(e) => {
+            eprintln!("logpack serve: {e}");
+            EXIT_FATAL
+        }
     }
 }

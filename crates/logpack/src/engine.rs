@@ -178,7 +178,7 @@ impl Engine {
         &self.captures
     }
 
-    fn pools(&self) -> pipeline::Pools<'_> {
+    pub(crate) fn pools(&self) -> pipeline::Pools<'_> {
         pipeline::Pools {
             readers: &self.pool,
             compressors: self.compress_pool.as_ref(),

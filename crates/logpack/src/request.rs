@@ -241,6 +241,11 @@ pub struct Process {
     pub log_path: PathBuf,
     /// The data directory, where `diagnostic.data` lives (mongod only).
     pub db_path: Option<PathBuf>,
+    /// Its sharded cluster's name (the HTTP API's CLUSTER resources).
+    pub cluster: Option<String>,
+    /// Its audit log (absolute after resolution); not collected, but the
+    /// HTTP API's audit log download reads it.
+    pub audit_log_path: Option<PathBuf>,
 }
 
 impl Process {
@@ -345,6 +350,8 @@ struct RawProcess {
     port: Option<Value>,
     log_path: Option<String>,
     db_path: Option<String>,
+    cluster: Option<String>,
+    audit_log_path: Option<String>,
 }
 
 const RESOURCE_TYPES: [&str; 4] = ["CLUSTER", "REPLICASET", "PROCESS", "OM_SERVER"];
@@ -564,6 +571,12 @@ fn validate(raw: RawRequest, base: &Path) -> Result<Request> {
             if let Some(db) = &rp.db_path {
                 check_path(&pf("dbPath"), db)?;
             }
+            if let Some(audit) = &rp.audit_log_path {
+                check_path(&pf("auditLogPath"), audit)?;
+            }
+            if let Some(cluster) = &rp.cluster {
+                check_component(&pf("cluster"), cluster)?;
+            }
             let process = Process {
                 kind,
                 replica_set: if kind == ProcessKind::Mongod {
@@ -574,6 +587,8 @@ fn validate(raw: RawRequest, base: &Path) -> Result<Request> {
                 port,
                 log_path: resolve(base, &log_path),
                 db_path: rp.db_path.as_deref().map(|d| resolve(base, d)),
+                cluster: rp.cluster,
+                audit_log_path: rp.audit_log_path.as_deref().map(|a| resolve(base, a)),
             };
             let dir = format!("{hostname}/{}", process.archive_dir());
             if !archive_dirs.insert(dir.clone()) {

@@ -120,6 +120,7 @@ impl logpack_capture {
             cancel: self.cancel.clone(),
             redaction_key: None,
             on_notice: None,
+            on_start: None,
         };
         match engine.capture(&request, out, spec) {
             Ok(report) => {

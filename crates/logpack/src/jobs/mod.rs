@@ -94,7 +94,8 @@ impl JobKind {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// `PROJECT` or `OM_SERVER`, as the store records it.
+    pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Project => "PROJECT",
             JobKind::OmServer => "OM_SERVER",
@@ -137,6 +138,10 @@ pub struct StoreOptions {
     pub max_in_progress: usize,
     /// The clock (default: the system's).
     pub clock: Arc<dyn Clock>,
+    /// The project id the store must have (an HTTP server's deployment
+    /// names it). A new store takes it; a store made for another project
+    /// is refused. Default: whatever the store has, made when it was.
+    pub group_id: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -144,6 +149,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_in_progress: 4,
             clock: Arc::new(SystemClock),
+            group_id: None,
         }
     }
 }
@@ -213,8 +219,19 @@ impl JobStore {
         };
         spool.create()?;
         let conn = db::open(&spool)?;
-        let group_id = db::meta(&conn, "groupId", new_job_id)
-            .map_err(|e| store_error(&spool.db(), e.to_string()))?;
+        let wanted = options.group_id.clone();
+        let group_id = db::meta(&conn, "groupId", || {
+            wanted.clone().unwrap_or_else(new_job_id)
+        })
+        .map_err(|e| store_error(&spool.db(), e.to_string()))?;
+        if let Some(wanted) = &options.group_id {
+            if *wanted != group_id {
+                return Err(store_error(
+                    &spool.db(),
+                    format!("the store belongs to project {group_id}, not {wanted}"),
+                ));
+            }
+        }
         Ok(JobStore {
             spool,
             conn,
@@ -638,6 +655,18 @@ impl JobStore {
     /// A page of jobs, newest first: `{"results", "totalCount", "links"}`.
     /// `page` counts from 1; `items_per_page` is at most 500.
     pub fn list(&self, page: usize, items_per_page: usize, verbose: bool) -> Result<Value> {
+        self.list_of(None, page, items_per_page, verbose)
+    }
+
+    /// [`list`](Self::list), of one kind of job only when `kind` is given
+    /// (the HTTP API lists project and OM server jobs on different routes).
+    pub fn list_of(
+        &self,
+        kind: Option<JobKind>,
+        page: usize,
+        items_per_page: usize,
+        verbose: bool,
+    ) -> Result<Value> {
         if page == 0 {
             return Err(Error::invalid("pageNum", "must be 1 or more"));
         }
@@ -645,19 +674,30 @@ impl JobStore {
             return Err(Error::invalid("itemsPerPage", "must be 1 to 500"));
         }
         self.sweep()?;
+        // `?3 IS NULL` keeps every kind.
+        let kind = kind.map(JobKind::as_str);
         let total: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM jobs WHERE ?1 IS NULL OR kind = ?1",
+                [kind],
+                |r| r.get(0),
+            )
             .map_err(|e| self.sql(e))?;
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM jobs ORDER BY created_ms DESC, id DESC LIMIT ?1 OFFSET ?2"
+                "SELECT {COLUMNS} FROM jobs WHERE ?3 IS NULL OR kind = ?3 \
+                 ORDER BY created_ms DESC, id DESC LIMIT ?1 OFFSET ?2"
             ))
             .map_err(|e| self.sql(e))?;
         let rows: Vec<Row> = stmt
             .query_map(
-                params![items_per_page as i64, ((page - 1) * items_per_page) as i64],
+                params![
+                    items_per_page as i64,
+                    ((page - 1) * items_per_page) as i64,
+                    kind
+                ],
                 Row::from_sql,
             )
             .and_then(|r| r.collect())
@@ -704,6 +744,28 @@ impl JobStore {
             m.insert("childJobs".into(), children);
         }
         Value::Object(m)
+    }
+
+    /// The job's kind; `LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP` when there
+    /// is no such job.
+    pub fn kind_of(&self, id: &str) -> Result<JobKind> {
+        check_id(id)?;
+        Ok(JobKind::parse(&self.row(&self.conn, id)?.kind))
+    }
+
+    /// Marks this process's running jobs FAILURE with `why` and asks their
+    /// runs to stop (they notice within 100 ms, as for a delete, and leave
+    /// the record as it is set here). For a server that is shutting down.
+    pub fn interrupt_own(&self, why: &str) -> Result<usize> {
+        let now = ms(self.now());
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET status = 'FAILURE', finished_ms = ?2, error_message = ?3, \
+                 cancel = 1 WHERE status = 'IN_PROGRESS' AND owner_pid = ?1",
+                params![std::process::id(), now, why],
+            )
+            .map_err(|e| self.sql(e))
+        })
     }
 
     /// The file name a download of the job gets: `logs_<resourceName>_<ts>.tar.gz`,

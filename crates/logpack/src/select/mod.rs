@@ -9,6 +9,7 @@
 
 pub mod ftdc;
 pub mod parse;
+pub mod stream;
 pub mod text;
 
 use jiff::Timestamp;
