@@ -43,6 +43,10 @@ pub struct CaptureSpec {
     /// Told each notice (a rotation, a truncation, an unreadable file) as
     /// it happens, on the capturing thread; they are also in the report.
     pub on_notice: Option<Box<NoticeFn>>,
+    /// Told once the capture has its slot and follows its files, before
+    /// any entry: an HTTP server answers 200 then, and 429 if the capture
+    /// returns a refusal instead.
+    pub on_start: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Told a capture's notices as they happen.
@@ -57,6 +61,7 @@ impl Default for CaptureSpec {
             cancel: CancelToken::default(),
             redaction_key: None,
             on_notice: None,
+            on_start: None,
         }
     }
 }
@@ -352,6 +357,9 @@ impl Engine {
         };
         let deadline = spec.duration.map(|d| Instant::now() + d);
         let mut on_notice = spec.on_notice;
+        if let Some(started) = spec.on_start {
+            started();
+        }
         loop {
             for (target, (follower, assembler)) in targets.iter().zip(&mut followers) {
                 let (mut read_any, mut cut) = (false, false);
