@@ -44,6 +44,7 @@ fn setup(max_in_progress: usize) -> (Tree, Arc<TestClock>, JobStore, String) {
     let options = StoreOptions {
         max_in_progress,
         clock: clock.clone(),
+        ..StoreOptions::default()
     };
     let store = JobStore::open(&t.path("spool"), engine, options).unwrap();
     let log = t.file("m/mongod.log", log_text(200_000, 1));
@@ -144,4 +145,29 @@ fn a_job_whose_owner_let_go_reads_as_interrupted_and_can_be_retried() {
     let retried = other.retry(&id).unwrap();
     assert_eq!(other.run(retried).unwrap(), Outcome::Success);
     assert_eq!(store.get(&id, false).unwrap()["status"], "SUCCESS");
+}
+
+#[test]
+fn a_store_keeps_the_project_it_was_made_for() {
+    let t = Tree::new();
+    let engine = Arc::new(Engine::new(Options::default()).unwrap());
+    let with = |group: Option<&str>| StoreOptions {
+        group_id: group.map(str::to_string),
+        ..StoreOptions::default()
+    };
+    let a = "5f3c2a1b9d8e7f6a5b4c3d2e";
+    let store = JobStore::open(&t.path("spool"), engine.clone(), with(Some(a))).unwrap();
+    assert_eq!(store.group_id(), a);
+    drop(store);
+    // Without a wish it is whatever the store has; another project is refused.
+    let store = JobStore::open(&t.path("spool"), engine.clone(), with(None)).unwrap();
+    assert_eq!(store.group_id(), a);
+    drop(store);
+    match JobStore::open(&t.path("spool"), engine, with(Some("000000000000000000000000"))) {
+        Err(Error::Store { message, .. }) => {
+            assert!(message.contains(&format!("belongs to project {a}")), "{message}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a store of another project was opened"),
+    }
 }

@@ -243,7 +243,8 @@ async fn answer(
     };
     let method = req.method().clone();
     let allowed = route.methods();
-    if !allowed.contains(&method) && !(method == Method::HEAD && allowed.contains(&Method::GET)) {
+    let head_of_get = method == Method::HEAD && allowed.contains(&Method::GET);
+    if !(allowed.contains(&method) || head_of_get) {
         let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
         let mut r = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -747,7 +748,22 @@ fn expiration(body: &Value) -> Result<jiff::Timestamp, ApiError> {
             ))
         }
     };
-    check_fields(m, &["expirationDate"])?;
+    // The Go client sends the whole job back; only the date is changed.
+    check_fields(
+        m,
+        &[
+            "expirationDate",
+            "resourceType",
+            "resourceName",
+            "redacted",
+            "sizeRequestedPerFileBytes",
+            "logTypes",
+            "logCollectionFromDate",
+            "logCollectionToDate",
+            "level",
+            "servers",
+        ],
+    )?;
     match m.get("expirationDate") {
         Some(Value::String(s)) => s.parse::<jiff::Timestamp>().map_err(|e| {
             ApiError::bad(

@@ -187,34 +187,6 @@ pub fn download(mut file: File, name: &str, headers: &HeaderMap) -> Response<Bod
     r
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn of(v: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
-        let mut h = HeaderMap::new();
-        h.insert(RANGE, HeaderValue::from_str(v).unwrap());
-        range(&h, len)
-    }
-
-    #[test]
-    fn ranges_as_curl_and_browsers_send_them() {
-        assert_eq!(of("bytes=0-", 10), Ok(Some((0, 9))));
-        assert_eq!(of("bytes=4-", 10), Ok(Some((4, 9))));
-        assert_eq!(of("bytes=2-5", 10), Ok(Some((2, 5))));
-        assert_eq!(of("bytes=2-500", 10), Ok(Some((2, 9))));
-        assert_eq!(of("bytes=-3", 10), Ok(Some((7, 9))));
-        assert_eq!(of("bytes=-30", 10), Ok(Some((0, 9))));
-        assert_eq!(of("bytes=10-", 10), Err(()));
-        assert_eq!(of("bytes=5-2", 10), Err(()));
-        assert_eq!(of("bytes=-0", 10), Err(()));
-        assert_eq!(of("bytes=0-", 0), Err(()));
-        assert_eq!(of("bytes=0-1,4-5", 10), Ok(None));
-        assert_eq!(of("items=0-1", 10), Ok(None));
-        assert_eq!(of("bytes=x-1", 10), Err(()));
-    }
-}
-
 /// How long a blocked writer waits for a client that does not read before
 /// giving up (the capture or stream then ends, freeing its slot).
 const STALL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -290,5 +262,33 @@ impl std::io::Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(v: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+        let mut h = HeaderMap::new();
+        h.insert(RANGE, HeaderValue::from_str(v).unwrap());
+        range(&h, len)
+    }
+
+    #[test]
+    fn ranges_as_curl_and_browsers_send_them() {
+        assert_eq!(of("bytes=0-", 10), Ok(Some((0, 9))));
+        assert_eq!(of("bytes=4-", 10), Ok(Some((4, 9))));
+        assert_eq!(of("bytes=2-5", 10), Ok(Some((2, 5))));
+        assert_eq!(of("bytes=2-500", 10), Ok(Some((2, 9))));
+        assert_eq!(of("bytes=-3", 10), Ok(Some((7, 9))));
+        assert_eq!(of("bytes=-30", 10), Ok(Some((0, 9))));
+        assert_eq!(of("bytes=10-", 10), Err(()));
+        assert_eq!(of("bytes=5-2", 10), Err(()));
+        assert_eq!(of("bytes=-0", 10), Err(()));
+        assert_eq!(of("bytes=0-", 0), Err(()));
+        assert_eq!(of("bytes=0-1,4-5", 10), Ok(None));
+        assert_eq!(of("items=0-1", 10), Ok(None));
+        assert_eq!(of("bytes=x-1", 10), Err(()));
     }
 }
