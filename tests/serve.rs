@@ -475,21 +475,49 @@ fn failed_jobs_retry_and_om_server_jobs_download_with_their_names() {
     if !clients_available() {
         return;
     }
-    // A process whose log does not exist yet: its child fails.
+    // Two processes: one collects, the other's log does not exist yet.
     let server = Server::start(
         &[json!({"hostname": "db3.example.net", "processes": [
-            {"type": "mongod", "cluster": "late", "port": 27030, "logPath": "late/mongod.log"}]})],
+            {"type": "mongod", "cluster": "late", "port": 27030, "logPath": "hosts/db1/rs0_27017/mongod.log"},
+            {"type": "mongod", "cluster": "late", "port": 27031, "logPath": "late/mongod.log"}]})],
         &[],
     );
     let created = create_job(
         &server,
         &json!({"resourceType": "CLUSTER", "resourceName": "late", "redacted": false,
-                "sizeRequestedPerFileBytes": 1000, "logTypes": ["MONGODB"]}),
+                "sizeRequestedPerFileBytes": 10_000_000, "logTypes": ["MONGODB"]}),
     );
     assert_eq!(created.status, 201);
     let id = created.json()["id"].as_str().unwrap().to_string();
     let job = wait_done(&server, &id);
     assert_eq!(job["status"], "FAILURE", "{job}");
+    // A FAILURE job downloads what it collected.
+    let download = server.jobs_url(&format!("/{id}/download"));
+    let before = as_user(READER, &[&download]);
+    assert_eq!(before.status, 200);
+    assert!(before.body.len() > 10_000, "{}", before.body.len());
+    // A slow download started now keeps reading the archive it opened
+    // while a retry replaces it.
+    let dir = tempfile::tempdir().unwrap();
+    let slow_out = dir.path().join("slow.tar.gz");
+    let user = digest(READER);
+    let rate = format!("{}", before.body.len() / 3);
+    let mut slow = Command::new("curl")
+        .args([
+            "-s",
+            "-S",
+            "--digest",
+            "-u",
+            &user,
+            "--limit-rate",
+            &rate,
+            "-o",
+        ])
+        .arg(&slow_out)
+        .arg(&download)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     // Now the log exists: a retry collects it.
     server.tree.file(
         "sample/late/mongod.log",
@@ -507,6 +535,14 @@ fn failed_jobs_retry_and_om_server_jobs_download_with_their_names() {
     );
     let job = wait_done(&server, &id);
     assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert!(slow.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(&slow_out).unwrap(),
+        before.body,
+        "the download changed under a retry"
+    );
+    let after = as_user(READER, &[&download]);
+    assert_ne!(after.body, before.body, "the retry wrote a new archive");
 
     // OM server jobs live on /admin: a global role, `:download`, `:retry`.
     let admin = server.url("/api/public/v1.0/admin/omLogCollectionJobs");
@@ -1058,10 +1094,26 @@ fn sigterm_marks_a_running_job_interrupted_and_exits_zero() {
     );
     assert_eq!(created.status, 201);
     let id = created.json()["id"].as_str().unwrap().to_string();
+    // An endless /logs stream is open too.
+    let token = format!("Authorization: MonitorApiKey {MONITOR}");
+    let mut stream = Command::new("curl")
+        .args(["-s", "-N", "-o", "/dev/null", "-H", &token])
+        .arg(server.url("/logs?durationSeconds=-1"))
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let spool = server.tree.path("spool");
     let stderr = server.stderr.clone();
     assert_eq!(server.stop(), 0, "{}", stderr.lock().unwrap());
+    // The stream was ended, not left hanging.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stream.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the /logs stream outlived the server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The store says why, to any reader.
     let job = common::logpack(&[
         OsStrArg::from("jobs"),
