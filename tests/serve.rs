@@ -1133,3 +1133,130 @@ fn sigterm_marks_a_running_job_interrupted_and_exits_zero() {
         "{job}"
     );
 }
+
+#[test]
+fn tls_serves_the_same_api_to_curl() {
+    if !clients_available() {
+        return;
+    }
+    if !on_path("openssl") {
+        assert!(std::env::var_os("CI").is_none(), "CI needs openssl");
+        eprintln!("skipped: openssl missing");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = Server::start(
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let https = server.jobs_url("").replacen("http://", "https://", 1);
+    let got = as_user(READER, &["--cacert", cert.to_str().unwrap(), &https]);
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    assert_eq!(got.json()["totalCount"], 0);
+    assert!(got.json()["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+    // Plain HTTP to the TLS port gets no answer, and the server goes on.
+    let plain = Command::new("curl")
+        .args(["-s", "--max-time", "5", &server.jobs_url("")])
+        .output()
+        .unwrap();
+    assert!(!plain.status.success());
+    let again = as_user(READER, &["--cacert", cert.to_str().unwrap(), &https]);
+    assert_eq!(again.status, 200);
+    assert_eq!(server.stop(), 0);
+}
+
+#[test]
+fn clients_that_stop_reading_downloads_hold_up_nobody() {
+    if !clients_available() {
+        return;
+    }
+    let server = Server::start(
+        &[json!({"hostname": "big.example.net", "processes": [
+            {"type": "mongod", "cluster": "big", "port": 27040, "logPath": "big/mongod.log"}]})],
+        &[],
+    );
+    let big = server.tree.path("sample/big/mongod.log");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    std::fs::write(&big, common::log_text(64 << 20, 3)).unwrap();
+    let created = create_job(
+        &server,
+        &json!({"resourceType": "CLUSTER", "resourceName": "big", "redacted": false,
+                "sizeRequestedPerFileBytes": 1_u64 << 40, "logTypes": ["MONGODB"]}),
+    );
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&server, &id)["status"], "SUCCESS");
+    let download = server.jobs_url(&format!("/{id}/download"));
+    // Twenty downloads whose clients freeze: SIGSTOP, so they read nothing.
+    let user = digest(READER);
+    let frozen: Vec<Child> = (0..20)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-s", "--digest", "-u", &user, "-o", "/dev/null", &download])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for c in &frozen {
+        unsafe { libc::kill(c.id() as i32, libc::SIGSTOP) };
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The store, the jobs and other downloads go on.
+    let started = Instant::now();
+    assert_eq!(as_user(READER, &[&server.jobs_url("")]).status, 200);
+    let again = create_job(&server, &cluster_job());
+    assert_eq!(again.status, 201);
+    let other = again.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&server, &other)["status"], "SUCCESS");
+    let got = as_user(READER, &[&download]);
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        got.header("content-length").map(str::to_string),
+        Some(got.body.len().to_string())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    for mut c in frozen {
+        let _ = c.kill();
+        unsafe { libc::kill(c.id() as i32, libc::SIGCONT) };
+        let _ = c.wait();
+    }
+    assert_eq!(server.stop(), 0);
+}

@@ -118,6 +118,13 @@ pub async fn download(
     let request = Request::from_json(&request.to_string(), &app.deployment.base_dir)
         .map_err(ApiError::from)?;
 
+    let Ok(permit) = app.log_streams.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            logpack::jobs::codes::RATE_LIMITED,
+            "too many log downloads are running; try again later",
+        ));
+    };
     let (mut writer, body) = ChannelWriter::new();
     let cancel = CancelToken::default();
     let done = writer.cancel_when_gone(app.stopping.clone(), cancel.clone());
@@ -126,7 +133,7 @@ pub async fn download(
         if let Err(e) = engine.log_gz(&request, &cancel, &mut writer) {
             writer.abort(e.to_string());
         }
-        drop(done);
+        drop((done, permit));
     });
     let mut r = Response::new(body);
     let h = r.headers_mut();

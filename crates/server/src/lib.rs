@@ -95,6 +95,8 @@ const MAX_HEAD: usize = 16 << 10;
 /// A client must send its request head within this (slowloris), and an
 /// idle kept-alive connection is closed after it.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Atlas log downloads at once.
+const MAX_LOG_STREAMS: usize = 8;
 /// A TLS handshake must finish within this.
 const TLS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -109,6 +111,9 @@ pub(crate) struct App {
     pub listen: SocketAddr,
     /// Turns true when the server stops: streams end.
     pub stopping: watch::Receiver<bool>,
+    /// Atlas log downloads at once (each holds a blocking thread while it
+    /// streams); more get 429.
+    pub log_streams: Arc<Semaphore>,
     /// Jobs this server runs, to be waited for at shutdown.
     pub runs: Mutex<Vec<std::thread::JoinHandle<logpack::Result<logpack::jobs::Outcome>>>>,
 }
@@ -249,6 +254,7 @@ pub fn serve(
         tls: tls.is_some(),
         listen: options.listen,
         stopping,
+        log_streams: Arc::new(Semaphore::new(MAX_LOG_STREAMS)),
         runs: Mutex::new(Vec::new()),
     });
     runtime.block_on(async {

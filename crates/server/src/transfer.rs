@@ -2,7 +2,6 @@
 //! archive) as a download with `Range` support.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -108,7 +107,7 @@ fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
 
 /// A download of `file` (already open: a retry that replaces the archive
 /// meanwhile does not change what this download reads) named `name`.
-pub fn download(mut file: File, name: &str, headers: &HeaderMap) -> Response<Body> {
+pub fn download(file: File, name: &str, headers: &HeaderMap) -> Response<Body> {
     let len = match file.metadata() {
         Ok(m) => m.len(),
         Err(e) => {
@@ -133,38 +132,46 @@ pub fn download(mut file: File, name: &str, headers: &HeaderMap) -> Response<Bod
         }
     };
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    // The reading happens on the blocking pool; the channel's bound is what
-    // a slow client can hold up: four chunks.
-    tokio::task::spawn_blocking(move || {
-        if start > 0 {
-            if let Err(e) = file.seek(SeekFrom::Start(start)) {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
-        }
-        let mut left = count;
-        while left > 0 {
-            let mut buf = vec![0u8; CHUNK.min(left as usize)];
-            match file.read(&mut buf) {
-                Ok(0) => {
-                    let _ = tx.blocking_send(Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the archive is shorter than it was",
-                    )));
-                    return;
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    left -= n as u64;
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        return; // the client went away
+    // Each chunk is read on the blocking pool, and sent from a task: a
+    // client that stops reading holds no thread, and is dropped after
+    // STALL. The channel's bound (four chunks) is what it can hold up.
+    let file = std::sync::Arc::new(file);
+    tokio::spawn(async move {
+        let (mut at, end) = (start, start + count);
+        while at < end {
+            let want = CHUNK.min((end - at) as usize);
+            let f = file.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; want];
+                let mut got = 0;
+                while got < want {
+                    match f.read_at(&mut buf[got..], at + got as u64) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
+                buf.truncate(got);
+                Ok(buf)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            let chunk = match read {
+                Ok(buf) if buf.is_empty() => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the archive is shorter than it was",
+                )),
+                other => other,
+            };
+            let failed = chunk.is_err();
+            if let Ok(buf) = &chunk {
+                at += buf.len() as u64;
+            }
+            let sent = tokio::time::timeout(STALL, tx.send(chunk.map(Bytes::from))).await;
+            if failed || !matches!(sent, Ok(Ok(()))) {
+                return; // a read error ends the body; a gone or stalled client, the task
             }
         }
     });
