@@ -163,9 +163,16 @@ fn a_store_keeps_the_project_it_was_made_for() {
     let store = JobStore::open(&t.path("spool"), engine.clone(), with(None)).unwrap();
     assert_eq!(store.group_id(), a);
     drop(store);
-    match JobStore::open(&t.path("spool"), engine, with(Some("000000000000000000000000"))) {
+    match JobStore::open(
+        &t.path("spool"),
+        engine,
+        with(Some("000000000000000000000000")),
+    ) {
         Err(Error::Store { message, .. }) => {
-            assert!(message.contains(&format!("belongs to project {a}")), "{message}")
+            assert!(
+                message.contains(&format!("belongs to project {a}")),
+                "{message}"
+            )
         }
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("a store of another project was opened"),
