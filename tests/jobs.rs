@@ -473,6 +473,32 @@ fn a_store_that_cannot_be_opened_is_a_clear_error_and_is_left_alone() {
         run.stderr
     );
 
+    // A store of schema 1 (before the sweep and per-kind indexes) keeps its
+    // jobs and gains the indexes.
+    let old = t.path("old");
+    let (id, run) = create(&old, None, &small_request(&t), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let conn = rusqlite::Connection::open(old.join("logpack.db")).unwrap();
+    conn.execute_batch(
+        "DROP INDEX jobs_by_status; DROP INDEX jobs_by_kind; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let run = jobs(&old, None, &["get", &id]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let conn = rusqlite::Connection::open(old.join("logpack.db")).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('jobs_by_status', 'jobs_by_kind')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, indexes), (2, 2));
+
     // A spool that cannot be made.
     let file = t.file("plain-file", "x");
     let run = jobs(&file.join("spool"), None, &["list"]);
@@ -549,4 +575,10 @@ fn a_full_disk_fails_the_job_with_the_os_error_and_harms_nothing_else() {
     );
     assert_eq!(logpack(&["verify".as_ref(), dl.as_os_str()]).code, 0);
     assert_eq!(json_of(&jobs(&spool, None, &["list"]))["totalCount"], 2);
+}
+
+/// A request for one small mongod log.
+fn small_request(t: &Tree) -> PathBuf {
+    t.request(&json!({"hosts": [{"hostname": "h1", "processes": [
+        {"type": "mongod", "port": 27017, "logPath": t.file("small/mongod.log", log_text(10_000, 1))}]}]}))
 }

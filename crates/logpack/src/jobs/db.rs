@@ -24,10 +24,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The schema this logpack writes; older stores are migrated up to it.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Each migration takes the store from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE jobs (
         id            TEXT PRIMARY KEY,
@@ -48,7 +49,14 @@ const MIGRATIONS: [&str; 1] = [r#"
         owner_pid     INTEGER
     );
     CREATE INDEX jobs_by_creation ON jobs (created_ms DESC, id DESC);
-"#];
+"#,
+    // What every operation's sweep looks for, and the HTTP API's per-kind
+    // lists, without a scan of the table.
+    r#"
+    CREATE INDEX jobs_by_status ON jobs (status, expires_ms);
+    CREATE INDEX jobs_by_kind ON jobs (kind, created_ms DESC, id DESC);
+"#,
+];
 
 /// One job record.
 #[derive(Debug, Clone)]
