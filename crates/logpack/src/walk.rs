@@ -485,6 +485,19 @@ fn live_name(process: &Process) -> String {
 }
 
 /// The component's identity and where its files come from.
+/// The children a collection of `request` has, as (`hostName`, log type,
+/// archive path), in archive order, read from the request alone: what a
+/// host that never reported would have had.
+pub fn expected_children(request: &Request) -> Vec<(String, LogType, String)> {
+    components(request)
+        .iter()
+        .map(|spec| {
+            let h = head(spec);
+            (h.host_name, h.log_type, h.archive_dir)
+        })
+        .collect()
+}
+
 fn head(spec: &ComponentSpec<'_>) -> Head {
     let head = |host_name: String, log_type, archive_dir: String, dir: &Path| Head {
         host_name,

@@ -540,6 +540,17 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
         Ok(())
     }
 
+    /// The output, between fragments (a composer switches it between
+    /// copying and dropping what the writer writes).
+    pub(crate) fn sink_mut(&mut self) -> &mut W {
+        let sink = self
+            .encoder
+            .as_mut()
+            .and_then(|e| e.sink())
+            .expect("the writer has its sink until finished");
+        &mut sink.inner
+    }
+
     /// Ends the archive: for [`Finish::Archive`] the end-of-archive blocks,
     /// the final block, the trailer and the index, checking every error.
     /// Entries written since the last cut form the final fragment.

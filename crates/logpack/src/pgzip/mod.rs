@@ -81,6 +81,9 @@ const WINDOW: usize = 32 << 10;
 /// OS = 255 (unknown).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
+/// The length of the gzip header every logpack archive starts with.
+pub(crate) const GZIP_HEADER_LEN: u64 = GZIP_HEADER.len() as u64;
+
 /// Writes ONE standard gzip member whose deflate stream is compressed in
 /// parallel, pigz-style. See the module docs for order, memory and errors.
 ///

@@ -24,6 +24,8 @@ use crate::manifest::{self, Manifest, Status, MANIFEST_NAME};
 use crate::output::Output;
 use crate::run::{new_job_id, ProgressFn};
 
+pub mod parts;
+
 /// What composition needs of a child: its path and status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
