@@ -484,11 +484,22 @@ fn parse_date(field: &str, v: &Value) -> Result<Timestamp> {
                 format!("{s:?} is not an RFC 3339 date with an offset ({e})"),
             )
         }),
+        // 10^11 seconds is the year 5138: an integer that large is epoch
+        // milliseconds, as Ops Manager's Go client sends these fields.
         Value::Number(n) => n
             .as_i64()
-            .and_then(|secs| Timestamp::from_second(secs).ok())
+            .and_then(|i| {
+                if i.unsigned_abs() >= 100_000_000_000 {
+                    Timestamp::from_millisecond(i).ok()
+                } else {
+                    Timestamp::from_second(i).ok()
+                }
+            })
             .ok_or_else(|| {
-                Error::invalid(field, format!("{n} is not a valid number of epoch seconds"))
+                Error::invalid(
+                    field,
+                    format!("{n} is not a valid number of epoch seconds or milliseconds"),
+                )
             }),
         other => Err(Error::invalid(
             field,
@@ -893,6 +904,11 @@ mod tests {
         assert_eq!(r.level, Some(Level::Warn));
         assert_eq!(r.archive_stem(), "om-logs");
         assert_eq!(r.log_types.len(), 4);
+        // Epoch milliseconds, as Ops Manager's Go client sends them (int64).
+        let json = r#"{"hosts":[{"hostname":"om","omLogDir":"/om"}],"logCollectionFromDate":1763683200123,"logCollectionToDate":99999999999}"#;
+        let r = parse(json).unwrap();
+        assert_eq!(r.from.unwrap().as_millisecond(), 1_763_683_200_123);
+        assert_eq!(r.to.unwrap().as_second(), 99_999_999_999);
     }
 
     #[test]

@@ -300,7 +300,7 @@ async fn answer(
             Ok(json_answer(StatusCode::CREATED, json!({ "id": id }), style))
         }
         Route::Jobs(kind) => {
-            query.only(&["pageNum", "itemsPerPage", "verbose"])?;
+            query.only(&["pageNum", "itemsPerPage", "verbose", "includeCount"])?;
             let page = query.int("pageNum", 1, 1..=i64::from(u32::MAX))? as usize;
             let per = query.int("itemsPerPage", 100, 1..=500)? as usize;
             let verbose = query.flag("verbose", false)?;
@@ -342,7 +342,8 @@ async fn answer(
                     Ok(r)
                 }
                 _ => {
-                    query.only(&["verbose"])?;
+                    // Ops Manager's Go client sends its list options on a get too.
+                    query.only(&["verbose", "pageNum", "itemsPerPage", "includeCount"])?;
                     let verbose = query.flag("verbose", false)?;
                     let mut job = blocking(app, move |s| {
                         check_kind(s, &id, kind)?;
@@ -610,9 +611,9 @@ async fn create(app: &Arc<App>, kind: JobKind, body: Value) -> Result<String, Ap
                 .get("resourceType")
                 .ok_or_else(|| missing("resourceType"))?;
             let kinds = ["CLUSTER", "REPLICASET", "PROCESS"];
-            let resource = rt
-                .as_str()
-                .and_then(ResourceType::parse)
+            // mongocli sends it lower-cased.
+            let upper = rt.as_str().map(str::to_ascii_uppercase).unwrap_or_default();
+            let resource = ResourceType::parse(&upper)
                 .ok_or_else(|| enum_value("resourceType", rt, &kinds))?;
             let name = match m.get("resourceName") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -652,13 +653,10 @@ async fn create(app: &Arc<App>, kind: JobKind, body: Value) -> Result<String, Ap
                     ApiError::bad(
                         "INVALID_ATTRIBUTE",
                         "resourceName",
-                        format!(
-                            "the deployment has no {} named {name:?}",
-                            rt.as_str().unwrap_or("")
-                        ),
+                        format!("the deployment has no {upper} named {name:?}"),
                     )
                 })?;
-            request.insert("resourceType".into(), rt.clone());
+            request.insert("resourceType".into(), json!(upper));
             request.insert("resourceName".into(), json!(name));
             request.insert("hosts".into(), Value::Array(hosts));
         }

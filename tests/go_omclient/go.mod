@@ -1,0 +1,3 @@
+module logpack.test/go_omclient
+
+go 1.19
