@@ -50,6 +50,65 @@ enum Command {
     /// Serve the HTTP API: Ops Manager log collection jobs, Atlas log
     /// download and dotnet-monitor's /logs, over a job store.
     Serve(ServeArgs),
+    /// One archive for a cluster, composed in S3-compatible storage: each
+    /// host puts its own, one coordinator composes them.
+    Fleet(FleetArgs),
+}
+
+#[derive(Args)]
+struct FleetArgs {
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Collect this host's slice of the cluster's request and upload it.
+    Put {
+        /// The cluster's request.
+        request: PathBuf,
+        /// This host, as the request names it.
+        #[arg(long)]
+        host: String,
+        /// Where the job's uploads go: s3://BUCKET/PREFIX.
+        #[arg(long)]
+        store: String,
+        /// An S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Threads for reading and compression (default: available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Wait for the request's hosts, then compose their uploads into one object.
+    Compose {
+        /// The cluster's request.
+        request: PathBuf,
+        /// Where the hosts uploaded: s3://BUCKET/PREFIX.
+        #[arg(long)]
+        store: String,
+        /// Seconds to wait for hosts that have not reported.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        /// An S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The composed archive: s3://BUCKET/KEY.tar.gz.
+        #[arg(short, long)]
+        output: String,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Args)]
@@ -281,6 +340,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => jobs(args),
         Command::Capture(args) => capture(args),
         Command::Serve(args) => serve(args),
+        Command::Fleet(args) => fleet(args.command),
     };
     ExitCode::from(code)
 }
@@ -806,6 +866,19 @@ fn jobs(args: JobsArgs) -> u8 {
     }
 }
 
+/// `logpack capture`: entries on stdout until the duration ends or Ctrl-C
+/// (exit 0).
+///
+/// When the output fails (a full disk, a file-size limit, a closed pipe)
+/// the capture ends with exit 1 and the error on stderr, naming how many
+/// entries were written. When stdout is a regular file (`> out.ndjson`,
+/// `>> out.ndjson` too), the output stays valid: the record whose write
+/// failed is taken back (the file is cut where it began, see
+/// [`CaptureOut`]), and one last record of logpack's own, in the capture's
+/// format (Category `logpack`, LogLevel `Error`, the reason and the count
+/// in its Message), is written if it fits (else taken back too). A
+/// file-size limit (`ulimit -f`) gives EFBIG like a full disk: SIGXFSZ is
+/// caught rather than ending the process.
 fn capture(args: CaptureArgs) -> u8 {
     let mut overrides = Vec::new();
     if let Some(l) = &args.level {
@@ -867,8 +940,13 @@ fn capture(args: CaptureArgs) -> u8 {
         }),
         on_start: None,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Past a file-size limit, a write then fails with EFBIG instead of
+    // the signal ending the process.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
+    let mut out = CaptureOut::stdout();
     let result = engine.capture(&request, &mut out, spec);
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = watcher.join();
@@ -882,7 +960,152 @@ fn capture(args: CaptureArgs) -> u8 {
             }
             EXIT_OK
         }
+        Err(Error::Output { source, .. }) => {
+            let entries = out.records;
+            let why =
+                format!("writing the capture to stdout failed after {entries} entries: {source}");
+            let ending = match out.end(&why, args.format) {
+                Ok(Some(true)) => "; the output file ends with its last whole record, then a notice record saying so".to_string(),
+                Ok(Some(false)) => "; the output file ends with its last whole record (no room for a notice record)".to_string(),
+                Ok(None) => String::new(),
+                Err(e) => format!("; {e}"),
+            };
+            eprintln!("logpack: error: {why}{ending}");
+            EXIT_FATAL
+        }
         Err(e) => fail(&e),
+    }
+}
+
+/// Where `capture` writes: stdout, counting whole records. The capture
+/// writes each record with one `write_all`, then flushes it
+/// (`CaptureFormat::write`), so a flush is a record boundary.
+///
+/// When stdout is a regular file, it is written directly (a duplicate of
+/// the descriptor, sharing its offset and `O_APPEND`), and a write that
+/// fails, or writes nothing, first takes back the bytes of the record
+/// under way: the file is cut (`ftruncate`) back to where that record
+/// began, the offset after the last write less the bytes written since
+/// the last boundary (with `O_APPEND` too, where the offset after a write
+/// is where it ended). It is cut only while those bytes are the end of the
+/// file; otherwise the error says that it was not.
+struct CaptureOut {
+    /// stdout, when it is a regular file.
+    file: Option<std::fs::File>,
+    stdout: std::io::Stdout,
+    /// Bytes of the record under way written so far.
+    pending: u64,
+    /// Whole records written.
+    records: u64,
+    /// Set when a failed record could not be taken back.
+    unrecoverable: Option<String>,
+}
+
+impl CaptureOut {
+    fn stdout() -> CaptureOut {
+        use std::os::fd::AsFd;
+        let stdout = std::io::stdout();
+        let file = stdout
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()));
+        CaptureOut {
+            file,
+            stdout,
+            pending: 0,
+            records: 0,
+            unrecoverable: None,
+        }
+    }
+
+    /// Cuts the file back to where the record under way began.
+    fn take_back(&mut self) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if self.pending == 0 {
+            return Ok(());
+        }
+        let end = (&*file).stream_position()?;
+        let len = file.metadata()?.len();
+        if len != end || end < self.pending {
+            return Err(std::io::Error::other(format!(
+                "the file was written beyond the capture's last record ({len} bytes, the capture at {end}): its last record was not cut"
+            )));
+        }
+        let start = end - self.pending;
+        file.set_len(start)?;
+        (&*file).seek(SeekFrom::Start(start))?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// After a failed write: writes one notice record saying `why`, in
+    /// `format`, if stdout is a regular file whose last record is whole.
+    /// Some(true) when it was written, Some(false) when it did not fit (it
+    /// is taken back), None when stdout is not a file; Err when the file
+    /// could not be left at a record boundary.
+    fn end(
+        &mut self,
+        why: &str,
+        format: logpack::capture::CaptureFormat,
+    ) -> Result<Option<bool>, String> {
+        if let Some(e) = self.unrecoverable.take() {
+            return Err(e);
+        }
+        if self.file.is_none() {
+            return Ok(None);
+        }
+        self.take_back().map_err(|e| e.to_string())?;
+        let notice = logpack::capture::LogEntry::notice(format!("the capture ended here: {why}"));
+        let records = self.records;
+        let written = format.write(&notice, self).is_ok();
+        self.records = records;
+        match self.unrecoverable.take() {
+            Some(e) => Err(e),
+            None => Ok(Some(written)),
+        }
+    }
+}
+
+impl Write for CaptureOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let Some(file) = &mut self.file else {
+            let n = self.stdout.write(buf)?;
+            self.pending += n as u64;
+            return Ok(n);
+        };
+        let result = match file.write(buf) {
+            Ok(0) if !buf.is_empty() => Err(std::io::ErrorKind::WriteZero.into()),
+            r => r,
+        };
+        match result {
+            Ok(n) => {
+                self.pending += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                if let Err(cut) = self.take_back() {
+                    self.unrecoverable = Some(cut.to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.file.is_none() {
+            self.stdout.flush()?;
+        }
+        if self.pending > 0 {
+            self.records += 1;
+            self.pending = 0;
+        }
+        Ok(())
     }
 }
 
@@ -908,6 +1131,106 @@ fn serve(args: ServeArgs) -> u8 {
         Err(e) => {
             eprintln!("logpack serve: {e}");
             EXIT_FATAL
+        }
+    }
+}
+
+/// `logpack fleet put|compose` (PRODUCT.md §12).
+fn fleet(command: FleetCommand) -> u8 {
+    use logpack_fleet::{FleetError, Location};
+    let fail = |e: FleetError| {
+        eprintln!("logpack fleet: {e}");
+        match e {
+            FleetError::Usage(_) => EXIT_USAGE,
+            FleetError::Fatal(_) => EXIT_FATAL,
+        }
+    };
+    let done = |status: Status, json: Option<String>| {
+        if let Some(j) = json {
+            println!("{j}");
+        }
+        if status == Status::Success {
+            EXIT_OK
+        } else {
+            EXIT_PARTIAL
+        }
+    };
+    match command {
+        FleetCommand::Put {
+            request,
+            host,
+            store,
+            endpoint,
+            threads,
+            json,
+            quiet,
+        } => {
+            let run = || {
+                let request = logpack_fleet::read_request(&request)?;
+                let store = Location::parse(&store, true)?;
+                logpack_fleet::put(&request, &host, &store, endpoint.as_deref(), threads)
+            };
+            match run() {
+                Ok(r) => {
+                    if !quiet {
+                        eprintln!(
+                            "logpack fleet: {host}: uploaded s3://…/{} ({} bytes), status {:?}",
+                            r.archive, r.archive_bytes, r.status
+                        );
+                    }
+                    done(
+                        r.status,
+                        json.then(|| serde_json::to_string(&r).unwrap_or_default()),
+                    )
+                }
+                Err(e) => fail(e),
+            }
+        }
+        FleetCommand::Compose {
+            request,
+            store,
+            wait,
+            endpoint,
+            output,
+            json,
+            quiet,
+        } => {
+            let run = || {
+                let request = logpack_fleet::read_request(&request)?;
+                let store = Location::parse(&store, true)?;
+                let out = Location::parse(&output, false)?;
+                logpack_fleet::compose(
+                    &request,
+                    &store,
+                    &out,
+                    std::time::Duration::from_secs(wait),
+                    endpoint.as_deref(),
+                )
+            };
+            match run() {
+                Ok(r) => {
+                    if !quiet {
+                        eprintln!(
+                            "logpack fleet: composed {output}: {} hosts ({} missing), {} children, \
+                             {} parts copied by the store and {} made here; \
+                             {} bytes copied, {} downloaded, {} uploaded",
+                            r.hosts,
+                            r.missing.len(),
+                            r.children,
+                            r.parts_copied,
+                            r.parts_made,
+                            r.bytes_copied,
+                            r.bytes_downloaded,
+                            r.bytes_uploaded
+                        );
+                    }
+                    done(
+                        r.status,
+                        json.then(|| serde_json::to_string(&r).unwrap_or_default()),
+                    )
+                }
+                Err(e) => fail(e),
+            }
         }
     }
 }

@@ -760,37 +760,31 @@ fn build_manifest(
         });
     }
     let failed = children.iter().any(|c| c.status == Status::Failure);
+    let head = Manifest::<()>::for_request(request, settings.id, Timestamp::now());
     Ok(Manifest {
-        engine: manifest::Engine {
-            name: "logpack".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        id: settings.id.to_string(),
         status: if failed {
             Status::Failure
         } else {
             Status::Success
         },
         creation_date: planned,
-        finish_date: timestamp_string(Timestamp::now()),
-        resource_type: request.resource_type.clone(),
-        resource_name: request.resource_name.clone(),
-        log_types: request
-            .log_types
-            .iter()
-            .map(|t| t.as_str().to_string())
-            .collect(),
-        redacted: request.redacted,
-        size_requested_per_file_bytes: request.size_requested_per_file_bytes,
-        log_collection_from_date: request.from.map(|t| t.to_string()),
-        log_collection_to_date: request.to.map(|t| t.to_string()),
-        level: request.level.map(|l| format!("{l:?}").to_uppercase()),
         uncompressed_size_total_bytes: children
             .iter()
             .map(|c| c.uncompressed_disk_space_bytes)
             .sum(),
         size_limit_hit,
         child_jobs: children,
+        engine: head.engine,
+        id: head.id,
+        finish_date: head.finish_date,
+        resource_type: head.resource_type,
+        resource_name: head.resource_name,
+        log_types: head.log_types,
+        redacted: head.redacted,
+        size_requested_per_file_bytes: head.size_requested_per_file_bytes,
+        log_collection_from_date: head.log_collection_from_date,
+        log_collection_to_date: head.log_collection_to_date,
+        level: head.level,
     })
 }
 

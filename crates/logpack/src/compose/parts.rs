@@ -212,17 +212,26 @@ pub fn compose_parts(
     let (mut large, small): (Vec<&Span>, Vec<&Span>) =
         spans.iter().partition(|s| s.end - s.start >= min_part);
     large.sort_by_key(|s| s.source);
-    let mut paths = std::collections::HashSet::new();
-    for c in spans
+    // The agent types of a host share a directory: a path may repeat within
+    // one archive, never across two.
+    let mut owner = std::collections::HashMap::new();
+    let listed = spans
         .iter()
-        .flat_map(|s| s.manifest.child_jobs.iter())
-        .chain(missing)
-    {
-        if !paths.insert(c.path.as_str()) {
-            return Err(Error::invalid(
-                "childJobs",
-                format!("{} is in two of the archives", c.path),
-            ));
+        .flat_map(|s| {
+            s.manifest
+                .child_jobs
+                .iter()
+                .map(move |c| (Some(s.source), c))
+        })
+        .chain(missing.iter().map(|c| (None, c)));
+    for (source, c) in listed {
+        if let Some(other) = owner.insert(c.path.as_str(), source) {
+            if other != source {
+                return Err(Error::invalid(
+                    "childJobs",
+                    format!("{} is in two of the archives", c.path),
+                ));
+            }
         }
     }
 

@@ -68,6 +68,38 @@ pub struct Manifest<Child = ChildJob> {
     pub child_jobs: Vec<Child>,
 }
 
+impl<C> Manifest<C> {
+    /// A manifest for `request` with no children yet: its fields, the
+    /// engine, status SUCCESS, dates `now`.
+    pub fn for_request(request: &crate::Request, id: &str, now: jiff::Timestamp) -> Manifest<C> {
+        Manifest {
+            engine: Engine {
+                name: "logpack".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            id: id.to_string(),
+            status: Status::Success,
+            creation_date: timestamp_string(now),
+            finish_date: timestamp_string(now),
+            resource_type: request.resource_type.clone(),
+            resource_name: request.resource_name.clone(),
+            log_types: request
+                .log_types
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect(),
+            redacted: request.redacted,
+            size_requested_per_file_bytes: request.size_requested_per_file_bytes,
+            log_collection_from_date: request.from.map(|t| t.to_string()),
+            log_collection_to_date: request.to.map(|t| t.to_string()),
+            level: request.level.map(|l| format!("{l:?}").to_uppercase()),
+            uncompressed_size_total_bytes: 0,
+            size_limit_hit: false,
+            child_jobs: Vec::new(),
+        }
+    }
+}
+
 /// The manifest a run returns: each child's files and skipped entries stay
 /// on disk (or in a small buffer) until read.
 pub type RunManifest = Manifest<ChildJob<Spilled<FileRecord>, Spilled<Skipped>>>;
