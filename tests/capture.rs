@@ -340,3 +340,190 @@ fn a_fourth_capture_is_refused_and_a_partial_line_is_held() {
     };
     assert!(engine.capture(&req, &mut Vec::new(), spec).is_ok());
 }
+
+/// Runs `logpack capture` with stdout going to `stdout`, under a file-size
+/// limit of `limit` bytes when given (SIGXFSZ ignored or not), while
+/// entries 1..=`n` are appended to the log, each message `filler` bytes
+/// longer; returns the exit code and stderr. The capture ends by itself
+/// when its output fails.
+fn capture_failing(
+    req: &Path,
+    log: &Path,
+    stdout: fs::File,
+    limit: Option<(u64, bool)>,
+    n: u64,
+    filler: usize,
+) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bin());
+    cmd.arg("capture")
+        .arg(req)
+        .args(["--duration", "20"])
+        .stdout(stdout)
+        .stderr(Stdio::piped());
+    if let Some((bytes, ignore_sigxfsz)) = limit {
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if ignore_sigxfsz {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700)); // the capture starts at the end
+    let mut f = OpenOptions::new().append(true).open(log).unwrap();
+    let filler = format!("\"msg\":\"{} entry", "x".repeat(filler));
+    for k in 1..=n {
+        f.write_all(line(k).replace("\"msg\":\"entry", &filler).as_bytes())
+            .unwrap();
+        if k % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the capture ended when its output failed, not at its duration"
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every line of an ndjson file read by Python's json module: the
+/// entries' EventIds, then whether a last notice record of logpack's own
+/// (Category `logpack`, LogLevel `Error`) ends it.
+fn records_via_python(path: &Path) -> (Vec<u64>, bool) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json,sys\n\
+             data = open(sys.argv[1], 'rb').read()\n\
+             assert data == b'' or data.endswith(b'\\n'), 'a partial record at the end'\n\
+             ids, notice = [], False\n\
+             for l in data.decode('utf-8').split('\\n')[:-1]:\n\
+             \x20   r = json.loads(l)\n\
+             \x20   assert not notice, 'a record after the notice'\n\
+             \x20   if r['Category'] == 'logpack':\n\
+             \x20       assert r['LogLevel'] == 'Error' and 'capture ended' in r['Message'], r\n\
+             \x20       notice = True\n\
+             \x20   elif 'EventId' in r:\n\
+             \x20       ids.append(r['EventId'])\n\
+             print(' '.join(map(str, ids)))\n\
+             print(notice)\n",
+        )
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let ids = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    (ids, lines.next() == Some("True"))
+}
+
+/// The output file under a file-size limit of `limit` bytes, appended to
+/// or not, SIGXFSZ ignored or not, while `n` entries whose messages are
+/// `filler` bytes longer are written; `notice_fits` says whether the
+/// notice record is sure to fit (else it may or may not).
+fn a_full_output_file_ends_with_whole_records(
+    append: bool,
+    ignore_sigxfsz: bool,
+    (limit, n, filler): (u64, u64, usize),
+    notice_fits: bool,
+) {
+    let t = Tree::new();
+    let log = t.file("m/mongod.log", "");
+    let req = request_for(&t, &log);
+    // What was in the file before (`>>`) stays.
+    let before = "{\"before\":1}\n";
+    let out_path = t.file("out.ndjson", if append { before } else { "" });
+    let stdout = OpenOptions::new()
+        .write(true)
+        .append(append)
+        .open(&out_path)
+        .unwrap();
+    let (code, stderr) =
+        capture_failing(&req, &log, stdout, Some((limit, ignore_sigxfsz)), n, filler);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("File too large") && stderr.contains("failed after"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let data = fs::read(&out_path).unwrap();
+    assert!(data.len() as u64 <= limit);
+    let (ids, notice) = if append {
+        assert!(data.starts_with(before.as_bytes()));
+        let rest = t.file("rest.ndjson", &data[before.len()..]);
+        records_via_python(&rest)
+    } else {
+        records_via_python(&out_path)
+    };
+    // Whole records, in order, from the first; stderr counts them.
+    assert!(ids.len() >= 5, "{} records", ids.len());
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+    assert!(
+        stderr.contains(&format!("failed after {} entries", ids.len())),
+        "{stderr}"
+    );
+    assert_eq!(
+        notice,
+        stderr.contains("then a notice record"),
+        "the notice is there when stderr says so: {stderr}"
+    );
+    assert!(notice || !notice_fits, "the notice fits: {stderr}");
+}
+
+#[test]
+fn a_file_size_limit_under_the_output_leaves_whole_records() {
+    // As a full disk: EFBIG with SIGXFSZ ignored. Records of about 20 KB
+    // and a limit of about 5.5 of them: the sixth is cut half way, taken
+    // back, and the notice (a few hundred bytes) fits in its place.
+    a_full_output_file_ends_with_whole_records(false, true, (110_000, 30, 9_800), true);
+}
+
+#[test]
+fn a_file_size_limit_under_an_appended_output_leaves_whole_records() {
+    // O_APPEND (`>>`), and SIGXFSZ left at its default: the capture
+    // catches it rather than being ended by it. Records of about 500
+    // bytes: 400 entries are four times the limit.
+    a_full_output_file_ends_with_whole_records(true, false, (48 << 10, 400, 0), false);
+}
+
+#[test]
+fn dev_full_as_the_output_ends_the_capture_with_a_message() {
+    let t = Tree::new();
+    let log = t.file("m/mongod.log", "");
+    let req = request_for(&t, &log);
+    let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let (code, stderr) = capture_failing(&req, &log, full, None, 50, 0);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("logpack: error: writing the capture to stdout failed after 0 entries")
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+}

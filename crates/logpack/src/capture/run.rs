@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use globset::Glob;
 
-use super::entry::{details, level_name, CaptureFormat, LogEntry};
+use super::entry::{clean, details, level_name, CaptureFormat, LogEntry};
 use super::follow::{Follower, Line, Wakeup};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::redact::{self, Redactor};
 use crate::request::{Level, LogType, Request};
 use crate::run::{CancelToken, RedactionKey};
-use crate::select::parse::{EntryStart, LineParser};
+use crate::select::parse::{EntryStart, Fields, LineParser};
 use crate::walk::{rotation_key, Rotation};
 
 /// At most this many captures run at once on one engine (dotnet-monitor's
@@ -178,10 +178,17 @@ fn targets(request: &Request) -> Vec<Target> {
 /// One file's lines grouped into entries: a line that starts an entry
 /// closes the one before; lines before a file's first entry, and
 /// continuation lines, belong to the entry they follow.
+///
+/// Each line is parsed once, by [`LineParser::parse_detailed`]: an entry's
+/// first line gives both its start and where its category, id, message
+/// and attributes are ([`Fields`], ranges of that line, which is kept at
+/// the start of `lines`).
 struct Assembler {
     parser: LineParser,
     lines: Vec<u8>,
     start: Option<EntryStart>,
+    /// The fields of the pending entry's first line.
+    fields: Fields,
     /// Bytes of the pending entry kept; continuation lines past this are
     /// dropped (a backtrace may be long, memory may not).
     cap: usize,
@@ -190,14 +197,20 @@ struct Assembler {
 /// An entry's text is cut at this many bytes.
 const MAX_ENTRY: usize = 1 << 20;
 
+/// Told each entry: its text (lines joined with `\n`), its start, and the
+/// fields of its first line (ranges of the text).
+type Emit<'a> = dyn FnMut(&[u8], Option<EntryStart>, &Fields) + 'a;
+
 impl Assembler {
-    fn push(&mut self, line: &[u8], emit: &mut dyn FnMut(&[u8], Option<EntryStart>)) {
-        let start = self.parser.parse(line);
-        if start.is_some() && !self.lines.is_empty() {
+    fn push(&mut self, line: &[u8], emit: &mut Emit<'_>) {
+        let detailed = self.parser.parse_detailed(line);
+        if detailed.is_some() && !self.lines.is_empty() {
             self.flush(emit);
         }
-        if start.is_some() {
-            self.start = start;
+        if let Some((start, fields)) = detailed {
+            // `lines` is empty: the line goes first, cut at `cap`.
+            self.start = Some(start);
+            self.fields = fields.within(line.len().min(self.cap));
         }
         if !self.lines.is_empty() {
             self.lines.push(b'\n');
@@ -206,9 +219,10 @@ impl Assembler {
         self.lines.extend_from_slice(&line[..line.len().min(room)]);
     }
 
-    fn flush(&mut self, emit: &mut dyn FnMut(&[u8], Option<EntryStart>)) {
+    fn flush(&mut self, emit: &mut Emit<'_>) {
         if !self.lines.is_empty() {
-            emit(&self.lines, self.start.take());
+            let fields = std::mem::take(&mut self.fields);
+            emit(&self.lines, self.start.take(), &fields);
             self.lines.clear();
             if self.lines.capacity() > 64 << 10 {
                 self.lines.shrink_to(64 << 10);
@@ -228,7 +242,7 @@ struct Writer<'w> {
 }
 
 impl Writer<'_> {
-    fn entry(&mut self, target: &Target, text: &[u8], start: Option<EntryStart>) {
+    fn entry(&mut self, target: &Target, text: &[u8], start: Option<EntryStart>, fields: &Fields) {
         if self.failed.is_some() {
             return;
         }
@@ -238,6 +252,7 @@ impl Writer<'_> {
                 return;
             }
         }
+        let original = text;
         let mut redacted = Vec::new();
         let (text, host, component) = match &self.redactor {
             Some(r) => {
@@ -257,9 +272,14 @@ impl Writer<'_> {
             None => (text, target.host.clone(), target.component.clone()),
         };
         // Invalid UTF-8 and NUL bytes become valid JSON text.
-        let raw = String::from_utf8_lossy(text).replace('\0', "");
-        let first = raw.split('\n').next().unwrap_or("");
-        let (category, event_id, message, state) = details(first, start.as_ref());
+        let raw = clean(text);
+        // The fields are ranges of the entry's first line, as read: each is
+        // taken (and redacted) on its own, the line is not parsed again.
+        let first = &original[..memchr::memchr(b'\n', original).unwrap_or(original.len())];
+        let d = details(first, fields, self.redactor.as_ref());
+        let message = d
+            .message
+            .unwrap_or_else(|| raw.split('\n').next().unwrap_or("").to_string());
         let timestamp = start
             .and_then(|s| s.millis)
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
@@ -268,10 +288,10 @@ impl Writer<'_> {
         let entry = LogEntry {
             timestamp,
             log_level: level_name(start.and_then(|s| s.level)),
-            event_id,
-            category,
+            event_id: d.event_id,
+            category: d.category,
             message,
-            state,
+            state: d.state,
             host,
             component,
             file: target.file.clone(),
@@ -332,6 +352,7 @@ impl Engine {
                     parser: LineParser::new(year),
                     lines: Vec::new(),
                     start: None,
+                    fields: Fields::default(),
                     cap: MAX_ENTRY,
                 };
                 (Follower::new(t.path.clone(), true), assembler)
@@ -366,7 +387,9 @@ impl Engine {
                 let status = follower.poll(&mut |line: Line<'_>| {
                     read_any = true;
                     cut |= line.cut;
-                    assembler.push(line.bytes, &mut |text, start| w.entry(target, text, start));
+                    assembler.push(line.bytes, &mut |text, start, fields| {
+                        w.entry(target, text, start, fields)
+                    });
                 });
                 let mut notices = Vec::new();
                 if cut {
@@ -388,7 +411,8 @@ impl Engine {
                 }
                 // A quiet file's last entry is complete: emit it now.
                 if !read_any {
-                    assembler.flush(&mut |text, start| w.entry(target, text, start));
+                    assembler
+                        .flush(&mut |text, start, fields| w.entry(target, text, start, fields));
                 }
             }
             if let Some(e) = w.failed.take() {
@@ -406,9 +430,11 @@ impl Engine {
         }
         for (target, (follower, assembler)) in targets.iter().zip(&mut followers) {
             follower.finish(&mut |line: Line<'_>| {
-                assembler.push(line.bytes, &mut |text, start| w.entry(target, text, start));
+                assembler.push(line.bytes, &mut |text, start, fields| {
+                    w.entry(target, text, start, fields)
+                });
             });
-            assembler.flush(&mut |text, start| w.entry(target, text, start));
+            assembler.flush(&mut |text, start, fields| w.entry(target, text, start, fields));
         }
         if let Some(e) = w.failed.take() {
             return Err(Error::Output {

@@ -34,6 +34,12 @@
 //! walks top-level members without allocating either; the wrapper's
 //! `contents` is unescaped into a fixed stack buffer (its first
 //! [`WRAPPED_PREFIX`] bytes, plenty to classify the inner line).
+//!
+//! [`LineParser::parse_detailed`] classifies a line the same way, on the
+//! same code path, and also says where the entry's category, event id,
+//! message and attributes are in it ([`Fields`]: byte ranges, nothing
+//! copied or unescaped), for live capture. [`LineParser::parse`] does not
+//! look for them: the extraction is compiled out of it.
 
 use crate::jsonscan;
 use crate::request::Level;
@@ -74,6 +80,114 @@ pub struct EntryStart {
     pub millis: Option<i64>,
     /// None when the format carries no severity (2.x text, audit, ...) or the value is not a known level (mongod's odd 'U').
     pub level: Option<Level>,
+}
+
+/// A byte range of the line given to [`LineParser::parse_detailed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// The first byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// The bytes of `line` in this range; None when the range is not in it
+    /// (the line was cut shorter than the one parsed).
+    pub fn of(self, line: &[u8]) -> Option<&[u8]> {
+        line.get(self.start..self.end)
+    }
+
+    /// The range of `sub`, a subslice of `base`, within `base`.
+    #[inline]
+    fn within(base: &[u8], sub: &[u8]) -> Span {
+        let start = (sub.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+        debug_assert!(start <= base.len() && start + sub.len() <= base.len());
+        Span {
+            start,
+            end: start + sub.len(),
+        }
+    }
+
+    fn shift(self, by: usize) -> Span {
+        Span {
+            start: self.start + by,
+            end: self.end + by,
+        }
+    }
+}
+
+/// A text field of an entry's first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// A JSON string literal, quotes included, escapes not undone.
+    Json(Span),
+    /// Plain text, as it is in the line.
+    Plain(Span),
+}
+
+impl Text {
+    /// The range the text takes in the line.
+    pub fn span(self) -> Span {
+        match self {
+            Text::Json(s) | Text::Plain(s) => s,
+        }
+    }
+
+    fn shift(self, by: usize) -> Text {
+        match self {
+            Text::Json(s) => Text::Json(s.shift(by)),
+            Text::Plain(s) => Text::Plain(s.shift(by)),
+        }
+    }
+}
+
+/// Where an entry's first line keeps what it says besides its time and
+/// level, as ranges of the line (see [`LineParser::parse_detailed`]).
+///
+/// | format | `category` | `event_id` | `message` | `state` |
+/// |---|---|---|---|---|
+/// | `LogV2`, `Mongot` | `c` (JSON) | `id` | `msg` (JSON) | `attr` (raw JSON value) |
+/// | `LegacyIso`, `LegacyCtime` | the component (none in 2.x) | – | the text after the context `[…]` | – |
+/// | `AgentIso`, `AgentSlash` | the module: the second bracket up to its last `.` | – | the text after the leading brackets | – |
+/// | others | – | – | – | – |
+///
+/// A member that is absent, or not of the expected JSON type (an `id`
+/// that is not an integer, a `c` that is not a string), is None.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fields {
+    /// logv2's component, the legacy text component, the agent's module.
+    pub category: Option<Text>,
+    /// logv2's `id`.
+    pub event_id: Option<i64>,
+    /// The message.
+    pub message: Option<Text>,
+    /// logv2's `attr`: the raw JSON value, checked for balanced nesting
+    /// only (the caller validates it if it needs to).
+    pub state: Option<Span>,
+}
+
+impl Fields {
+    /// These fields without those that do not end within the first `len`
+    /// bytes of the line (the line was kept cut).
+    pub fn within(self, len: usize) -> Fields {
+        let text = |t: Option<Text>| t.filter(|t| t.span().end <= len);
+        Fields {
+            category: text(self.category),
+            event_id: self.event_id,
+            message: text(self.message),
+            state: self.state.filter(|s| s.end <= len),
+        }
+    }
+
+    fn shift(self, by: usize) -> Fields {
+        Fields {
+            category: self.category.map(|t| t.shift(by)),
+            event_id: self.event_id,
+            message: self.message.map(|t| t.shift(by)),
+            state: self.state.map(|s| s.shift(by)),
+        }
+    }
 }
 
 /// How many bytes of a Kubernetes wrapper's `contents` are unescaped to
@@ -129,26 +243,55 @@ impl LineParser {
     /// A trailing '\n' is tolerated too, and a UTF-8 byte-order mark at the
     /// start of the line is skipped.
     pub fn parse(&mut self, line: &[u8]) -> Option<EntryStart> {
-        self.classify(line, true)
+        self.classify::<false>(line, true, &mut Fields::default())
     }
 
-    fn classify(&mut self, line: &[u8], allow_wrapper: bool) -> Option<EntryStart> {
+    /// [`LineParser::parse`], and where the entry's category, event id,
+    /// message and attributes are in `line` ([`Fields`], ranges of `line`
+    /// as given, BOM and line ending included). The same classification
+    /// on the same code path, so `parse_detailed(l).map(|(e, _)| e)` is
+    /// `parse(l)` (and the ctime year advances alike); the fields are found
+    /// where the classification stopped, JSON members walked once.
+    ///
+    /// Kubernetes-wrapped lines and the formats without such fields give
+    /// empty [`Fields`].
+    pub fn parse_detailed(&mut self, line: &[u8]) -> Option<(EntryStart, Fields)> {
+        let mut f = Fields::default();
+        let e = self.classify::<true>(line, true, &mut f)?;
+        // The fields are ranges of the trimmed line.
+        let skipped = (trim_line(line).as_ptr() as usize) - (line.as_ptr() as usize);
+        Some((e, f.shift(skipped)))
+    }
+
+    /// Classifies `line`; with `D`, also fills `f` with ranges of the
+    /// trimmed line (without `D` the extraction is compiled out).
+    fn classify<const D: bool>(
+        &mut self,
+        line: &[u8],
+        allow_wrapper: bool,
+        f: &mut Fields,
+    ) -> Option<EntryStart> {
         let line = trim_line(line);
         match *line.first()? {
-            b'{' => self.json(line, allow_wrapper),
-            b'0'..=b'9' => iso_text(line).or_else(|| access(line)),
-            b'[' => agent(line),
+            b'{' => self.json::<D>(line, allow_wrapper, f),
+            b'0'..=b'9' => iso_text::<D>(line, f).or_else(|| access(line)),
+            b'[' => agent::<D>(line, f),
             b'A'..=b'Z' => match ctime_parts(line) {
-                Some(c) => Some(EntryStart {
-                    format: LineFormat::LegacyCtime,
-                    millis: Some(self.ctime_millis(c.month, c.day, c.time_ms)),
-                    level: c.level,
-                }),
+                Some(c) => {
+                    if D {
+                        legacy_fields(line, &line[c.text..], f);
+                    }
+                    Some(EntryStart {
+                        format: LineFormat::LegacyCtime,
+                        millis: Some(self.ctime_millis(c.month, c.day, c.time_ms)),
+                        level: c.level,
+                    })
+                }
                 None => access(line),
             },
             0x1E => {
                 // JSON text sequence (RFC 7464): dotnet-monitor's JsonSequence format.
-                let e = self.json(trim_line(&line[1..]), false)?;
+                let e = self.json::<false>(trim_line(&line[1..]), false, f)?;
                 (e.format == LineFormat::Dotnet).then_some(e)
             }
             b' ' | b'\t' => None,
@@ -181,7 +324,12 @@ impl LineParser {
 
     /// JSON-object lines: logv2 and mongot by their fixed prefixes, anything
     /// else by walking the top-level members.
-    fn json(&mut self, line: &[u8], allow_wrapper: bool) -> Option<EntryStart> {
+    fn json<const D: bool>(
+        &mut self,
+        line: &[u8],
+        allow_wrapper: bool,
+        f: &mut Fields,
+    ) -> Option<EntryStart> {
         if let Some(rest) = line.strip_prefix(b"{\"t\":{\"$date\":\"") {
             let (millis, n) = iso_zoned(rest)?;
             let rest = rest.get(n..)?.strip_prefix(b"\"}")?;
@@ -191,6 +339,10 @@ impl LineParser {
                     .and_then(json_str)
                     .and_then(letter_level),
             };
+            if D {
+                // The members after `t`, from where the time ended.
+                logv2_fields(line, Members::after(line, line.len() - rest.len()), f);
+            }
             return Some(EntryStart {
                 format: LineFormat::LogV2,
                 millis: Some(millis),
@@ -208,16 +360,24 @@ impl LineParser {
                     .and_then(json_str)
                     .and_then(word_level),
             };
+            if D {
+                logv2_fields(line, Members::after(line, line.len() - rest.len()), f);
+            }
             return Some(EntryStart {
                 format: LineFormat::Mongot,
                 millis: Some(millis),
                 level,
             });
         }
-        self.json_generic(line, allow_wrapper)
+        self.json_generic::<D>(line, allow_wrapper, f)
     }
 
-    fn json_generic(&mut self, line: &[u8], allow_wrapper: bool) -> Option<EntryStart> {
+    fn json_generic<const D: bool>(
+        &mut self,
+        line: &[u8],
+        allow_wrapper: bool,
+        f: &mut Fields,
+    ) -> Option<EntryStart> {
         // The wrapper as jq writes it: `{"logType":"…","contents":"…`. Going
         // straight to `contents` saves skipping its (up to 11 KB) escaped value.
         if let (true, Some(rest)) = (allow_wrapper, line.strip_prefix(b"{\"logType\":\"")) {
@@ -228,50 +388,60 @@ impl LineParser {
                 return self.wrapped(contents);
             }
         }
-        let mut f = JsonFields::default();
+        let mut j = JsonFields::default();
+        // With `D`, logv2's detail members are gathered on the same walk.
+        let mut details = DetailMembers::default();
         for (key, value) in Members::new(line).take(64) {
             let slot = match key {
-                b"t" => &mut f.t,
-                b"s" => &mut f.s,
-                b"ts" => &mut f.ts,
-                b"atype" => &mut f.atype,
-                b"Timestamp" => &mut f.timestamp,
-                b"LogLevel" => &mut f.log_level,
-                b"logType" => &mut f.log_type,
-                b"contents" => &mut f.contents,
+                b"t" => &mut j.t,
+                b"s" => &mut j.s,
+                b"ts" => &mut j.ts,
+                b"atype" => &mut j.atype,
+                b"Timestamp" => &mut j.timestamp,
+                b"LogLevel" => &mut j.log_level,
+                b"logType" => &mut j.log_type,
+                b"contents" => &mut j.contents,
+                _ if D => {
+                    details.take(key, value);
+                    continue;
+                }
                 _ => continue,
             };
             if slot.is_none() {
                 *slot = Some(value);
             }
-            if f.complete() {
+            if j.complete() && (!D || j.t.is_none() || details.complete()) {
                 break;
             }
         }
-        if let Some(t) = f.t {
-            return match t.first() {
-                Some(b'{') => Some(EntryStart {
+        if let Some(t) = j.t {
+            let e = match t.first() {
+                Some(b'{') => EntryStart {
                     format: LineFormat::LogV2,
                     millis: Some(date_value(t, 0)?),
-                    level: f.s.and_then(json_str).and_then(letter_level),
-                }),
-                Some(b'"') => Some(EntryStart {
+                    level: j.s.and_then(json_str).and_then(letter_level),
+                },
+                Some(b'"') => EntryStart {
                     format: LineFormat::Mongot,
                     millis: Some(iso_exact(json_str(t)?)?),
-                    level: f.s.and_then(json_str).and_then(word_level),
-                }),
-                _ => None,
+                    level: j.s.and_then(json_str).and_then(word_level),
+                },
+                _ => return None,
             };
+            if D {
+                details.fill(line, f);
+            }
+            return Some(e);
         }
-        if let (Some(_), Some(ts)) = (f.atype, f.ts) {
+        if let (Some(_), Some(ts)) = (j.atype, j.ts) {
             return Some(EntryStart {
                 format: LineFormat::Audit,
                 millis: Some(date_value(ts, 0)?),
                 level: None,
             });
         }
-        if f.timestamp.is_some() || f.log_level.is_some() {
-            let millis = match f.timestamp.map(|v| (v, json_str(v))) {
+        if j.timestamp.is_some() || j.log_level.is_some() {
+            let millis = match j.timestamp.map(|v| (v, json_str(v))) {
                 None | Some((_, Some(b""))) => None,
                 Some((v, None)) if v == b"null" => None,
                 Some((_, Some(s))) => Some(dotnet_time(s)?),
@@ -280,10 +450,10 @@ impl LineParser {
             return Some(EntryStart {
                 format: LineFormat::Dotnet,
                 millis,
-                level: f.log_level.and_then(json_str).and_then(word_level),
+                level: j.log_level.and_then(json_str).and_then(word_level),
             });
         }
-        if let (true, Some(_), Some(contents)) = (allow_wrapper, f.log_type, f.contents) {
+        if let (true, Some(_), Some(contents)) = (allow_wrapper, j.log_type, j.contents) {
             return self.wrapped(contents.strip_prefix(b"\"")?);
         }
         None
@@ -294,7 +464,9 @@ impl LineParser {
     fn wrapped(&mut self, contents: &[u8]) -> Option<EntryStart> {
         let mut buf = [0u8; WRAPPED_PREFIX];
         let n = unescape_prefix(contents, &mut buf);
-        let inner = self.classify(&buf[..n], false)?;
+        // The inner line is a copy: its fields would not be ranges of the
+        // line, so none are looked for.
+        let inner = self.classify::<false>(&buf[..n], false, &mut Fields::default())?;
         inner.millis?; // only dotnet lacks a time, and dotnet is never wrapped
         Some(EntryStart {
             format: LineFormat::K8sWrapped,
@@ -566,10 +738,10 @@ fn om_level(r: &[u8]) -> Option<Level> {
 
 /// `ISO[ rest]` with `±HHMM` or `Z`: legacy mongod text or Ops Manager server.
 #[inline]
-fn iso_text(line: &[u8]) -> Option<EntryStart> {
+fn iso_text<const D: bool>(line: &[u8], f: &mut Fields) -> Option<EntryStart> {
     let (millis, n) = iso_zoned(line)?;
     let rest = match &line[n..] {
-        [] => &[][..],
+        [] => &line[n..],
         [b' ', rest @ ..] => rest,
         _ => return None,
     };
@@ -586,6 +758,9 @@ fn iso_text(line: &[u8]) -> Option<EntryStart> {
     } else {
         e.level = text_severity(rest);
     }
+    if D && e.format == LineFormat::LegacyIso {
+        legacy_fields(line, rest, f);
+    }
     Some(e)
 }
 
@@ -594,6 +769,8 @@ struct CtimeLine {
     day: u32,
     time_ms: i64,
     level: Option<Level>,
+    /// Where the text after the timestamp (and its space) starts.
+    text: usize,
 }
 
 fn month_number(m: &[u8]) -> Option<u32> {
@@ -636,9 +813,9 @@ fn ctime_parts(line: &[u8]) -> Option<CtimeLine> {
     }
     let tod = hms(line, 11)?;
     let (ms, n) = fraction(line, 19)?;
-    let level = match &line[19 + n..] {
-        [] => None,
-        [b' ', rest @ ..] => text_severity(rest),
+    let (level, text) = match &line[19 + n..] {
+        [] => (None, 19 + n),
+        [b' ', rest @ ..] => (text_severity(rest), 20 + n),
         _ => return None,
     };
     Some(CtimeLine {
@@ -646,11 +823,12 @@ fn ctime_parts(line: &[u8]) -> Option<CtimeLine> {
         day,
         time_ms: tod + ms,
         level,
+        text,
     })
 }
 
 /// Agent lines: `[ISO±HHMM] [x.level] …` or `[YYYY/MM/DD HH:MM:SS.mmm] …`.
-fn agent(line: &[u8]) -> Option<EntryStart> {
+fn agent<const D: bool>(line: &[u8], f: &mut Fields) -> Option<EntryStart> {
     let b = &line[1..];
     let (millis, n, format) = if b.get(4) == Some(&b'/') {
         let (m, n) = date_time(b, b'/', b' ')?;
@@ -680,6 +858,9 @@ fn agent(line: &[u8]) -> Option<EntryStart> {
             _ => None,
         }
     });
+    if D {
+        agent_fields(line, rest, f);
+    }
     Some(EntryStart {
         format,
         millis: Some(millis),
@@ -735,6 +916,131 @@ fn clf_time(b: &[u8]) -> Option<(i64, usize)> {
     let (off, zn) = zone(z)?;
     let local = days_from_civil(y as i32, mo, d) * MS_PER_DAY + tod + ms;
     Some((local - off * 60_000, 20 + n + 1 + zn))
+}
+
+// ---------------------------------------------------------------------------
+// Details (parse_detailed only)
+
+/// Legacy text after the timestamp: `S COMPONENT [ctx] message`, the
+/// severity one or two of `A-Z0-9`, the component of `A-Z0-9_-`; 2.x lines
+/// (`[ctx] message`) have neither. `rest` starts after the timestamp's space.
+fn legacy_fields(line: &[u8], rest: &[u8], f: &mut Fields) {
+    let word = |s: &[u8]| memchr::memchr(b' ', s).unwrap_or(s.len());
+    let mut text = rest;
+    let severity = word(rest);
+    if (1..=2).contains(&severity)
+        && rest[..severity]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        let after = trim_spaces(&rest[severity..]);
+        let component = word(after);
+        text = after;
+        if component > 0
+            && after[..component]
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            f.category = Some(Text::Plain(Span::within(line, &after[..component])));
+            text = &after[component..];
+        }
+    }
+    f.message = Some(Text::Plain(Span::within(line, strip_context(text))));
+}
+
+/// Leading spaces off.
+fn trim_spaces(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ').count();
+    &s[n..]
+}
+
+/// A message without its leading `[context]` and the spaces around it.
+fn strip_context(s: &[u8]) -> &[u8] {
+    let s = trim_spaces(s);
+    match s
+        .strip_prefix(b"[")
+        .and_then(|r| memchr::memchr(b']', r).map(|e| &r[e + 1..]))
+    {
+        Some(rest) => trim_spaces(rest),
+        None => s,
+    }
+}
+
+/// Agent lines, `[time] [module.level] [where] message`: the module is the
+/// category, the message what follows the leading brackets. `rest` starts
+/// after the time's `]`.
+fn agent_fields(line: &[u8], mut rest: &[u8], f: &mut Fields) {
+    let mut k = 0;
+    while let Some(r) = rest.trim_ascii_start().strip_prefix(b"[") {
+        let Some(close) = memchr::memchr(b']', r) else {
+            break;
+        };
+        if k == 0 {
+            let tag = &r[..close];
+            let module = memchr::memrchr(b'.', tag).map_or(tag, |dot| &tag[..dot]);
+            f.category = Some(Text::Plain(Span::within(line, module)));
+        }
+        k += 1;
+        rest = &r[close + 1..];
+    }
+    f.message = Some(Text::Plain(Span::within(line, rest.trim_ascii())));
+}
+
+/// logv2's (and mongot's) detail members, as found.
+#[derive(Default)]
+struct DetailMembers<'a> {
+    c: Option<&'a [u8]>,
+    id: Option<&'a [u8]>,
+    msg: Option<&'a [u8]>,
+    attr: Option<&'a [u8]>,
+}
+
+impl<'a> DetailMembers<'a> {
+    /// Keeps `value` if `key` is one of them, not seen before.
+    #[inline]
+    fn take(&mut self, key: &[u8], value: &'a [u8]) {
+        let slot = match key {
+            b"c" => &mut self.c,
+            b"id" => &mut self.id,
+            b"msg" => &mut self.msg,
+            b"attr" => &mut self.attr,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.c.is_some() && self.id.is_some() && self.msg.is_some() && self.attr.is_some()
+    }
+
+    /// Their ranges in `line` (which they are subslices of), those of the
+    /// wrong type left out.
+    fn fill(&self, line: &[u8], f: &mut Fields) {
+        let string =
+            |v: &[u8]| (v.first() == Some(&b'"')).then(|| Text::Json(Span::within(line, v)));
+        f.category = self.c.and_then(string);
+        f.message = self.msg.and_then(string);
+        f.event_id = self
+            .id
+            .filter(|v| matches!(v.first(), Some(b'-' | b'0'..=b'9')))
+            .and_then(parse_i64);
+        f.state = self.attr.map(|v| Span::within(line, v));
+    }
+}
+
+/// Walks the members of a logv2 (or mongot) line once, from where the
+/// classification stopped, for the detail members.
+fn logv2_fields<'a>(line: &'a [u8], members: Members<'a>, f: &mut Fields) {
+    let mut d = DetailMembers::default();
+    for (key, value) in members.take(64) {
+        d.take(key, value);
+        if d.complete() {
+            break;
+        }
+    }
+    d.fill(line, f);
 }
 
 // ---------------------------------------------------------------------------
@@ -834,6 +1140,18 @@ impl<'a> Members<'a> {
             b,
             p: p + 1,
             done: b.get(p) != Some(&b'{'),
+        }
+    }
+
+    /// The members that follow the value ending at `b[p]` (a `,` then the
+    /// next member is expected there).
+    fn after(b: &'a [u8], p: usize) -> Members<'a> {
+        let q = skip_ws(b, p);
+        let more = b.get(q) == Some(&b',');
+        Members {
+            b,
+            p: q + 1,
+            done: !more,
         }
     }
 
@@ -2308,6 +2626,395 @@ mod tests {
             let a = LineParser::new(2020).parse(seed.as_bytes());
             let b = LineParser::new(2020).parse(format!("{seed}\r").as_bytes());
             prop_assert_eq!(a, b);
+        }
+    }
+
+    // ---- parse_detailed --------------------------------------------------
+
+    /// The text of a field: a JSON literal unescaped by serde_json, plain
+    /// text as it is.
+    fn text(line: &[u8], t: Option<Text>) -> Option<String> {
+        Some(match t? {
+            Text::Json(s) => serde_json::from_slice(s.of(line).unwrap()).unwrap(),
+            Text::Plain(s) => String::from_utf8(s.of(line).unwrap().to_vec()).unwrap(),
+        })
+    }
+
+    fn detailed(line: &str) -> (EntryStart, Fields) {
+        LineParser::new(2020)
+            .parse_detailed(line.as_bytes())
+            .unwrap_or_else(|| panic!("an entry: {line}"))
+    }
+
+    /// (category, event id, message, state) of a line, as text.
+    fn details_of(line: &str) -> (Option<String>, Option<i64>, Option<String>, Option<String>) {
+        let (_, f) = detailed(line);
+        let b = line.as_bytes();
+        (
+            text(b, f.category),
+            f.event_id,
+            text(b, f.message),
+            f.state
+                .map(|s| String::from_utf8(s.of(b).unwrap().to_vec()).unwrap()),
+        )
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn detailed_logv2_gives_every_field() {
+        let (c, id, msg, state) = details_of(
+            r#"{"t":{"$date":"2026-11-20T10:00:00.000+00:00"},"s":"W","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.0.0.1:5000"}}"#,
+        );
+        assert_eq!(c, some("NETWORK"));
+        assert_eq!(id, Some(22943));
+        assert_eq!(msg, some("Connection accepted"));
+        assert_eq!(state, some(r#"{"remote":"10.0.0.1:5000"}"#));
+        // Escapes stay in the literal; padding, `tags` after `attr`.
+        let line = r#"{"t":{"$date":"2024-03-18T10:49:09.271-04:00"},"s":"W",  "c":"CONTROL",  "id":22120,   "ctx":"initandlisten","msg":"say \"hi\"\n\u00e9","attr":{"a":[1,{"b":"}"}]},"tags":["startupWarnings"]}"#;
+        let (_, f) = detailed(line);
+        assert!(matches!(f.message, Some(Text::Json(_))));
+        assert_eq!(text(line.as_bytes(), f.message), some("say \"hi\"\n\u{e9}"));
+        assert_eq!(
+            f.state.unwrap().of(line.as_bytes()).unwrap(),
+            br#"{"a":[1,{"b":"}"}]}"#
+        );
+        // The generic path: spaces, members in another order, no `s` first.
+        let (c, id, msg, state) = details_of(
+            r#"{ "msg" : "m", "t" : { "$date" : "2021-03-22T21:21:20.349+05:30" }, "attr" : [ 1 ], "s" : "W", "id" : -7, "c" : "-" }"#,
+        );
+        assert_eq!(
+            (c, id, msg, state),
+            (some("-"), Some(-7), some("m"), some("[ 1 ]"))
+        );
+        // Members of the wrong type, and absent ones, are None.
+        let (c, id, msg, state) = details_of(
+            r#"{"t":{"$date":"2021-03-22T21:21:20.349+00:00"},"s":"I","c":5,"id":"x","msg":null}"#,
+        );
+        assert_eq!((c, id, msg, state), (None, None, None, None));
+        let (_, f) =
+            detailed(r#"{"t":{"$date":"2021-03-22T21:21:20.349+00:00"},"s":"I","id":1.5}"#);
+        assert_eq!(f.event_id, None);
+        // A line cut in `attr` still gives the members before the cut.
+        let (c, id, msg, state) = details_of(
+            r#"{"t":{"$date":"2021-03-22T21:21:20.349+00:00"},"s":"I","c":"NETWORK","id":1,"msg":"m","attr":{"a":"#,
+        );
+        assert_eq!(
+            (c, id, msg, state),
+            (some("NETWORK"), Some(1), some("m"), None)
+        );
+        // mongot: the same members.
+        let (c, _, msg, _) = details_of(
+            r#"{"t":"2026-05-19T14:18:47.756+0000","s":"DEBUG","svc":"MONGOT","ctx":"sync-dispatcher","msg":"getMore succeeded"}"#,
+        );
+        assert_eq!((c, msg), (None, some("getMore succeeded")));
+    }
+
+    #[test]
+    fn detailed_legacy_text_gives_component_and_message() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "2019-09-10T04:07:50.537+0000 I NETWORK  [conn12] end connection 10.0.0.1:5000",
+                Some("NETWORK"),
+                "end connection 10.0.0.1:5000",
+            ),
+            // 4.2's two-column severity, a debug level, the `-` component.
+            (
+                "2022-02-24T20:10:27.972+0000 W  NETWORK  [main] Server certificate",
+                Some("NETWORK"),
+                "Server certificate",
+            ),
+            (
+                "2022-02-24T20:10:27.972+0000 D3 REPL_HB  [conn1] x",
+                Some("REPL_HB"),
+                "x",
+            ),
+            (
+                "2014-10-31T13:00:03.914+0000 I -        [initandlisten] ",
+                Some("-"),
+                "",
+            ),
+            // No context; 2.x (no severity, no component); a timestamp alone.
+            (
+                "2022-03-13T09:41:00.203-0700 I CONTROL  ***** SERVER RESTARTED *****",
+                Some("CONTROL"),
+                "***** SERVER RESTARTED *****",
+            ),
+            (
+                "2014-04-09T23:16:20.437-0400 [initandlisten] db version v2.6.0",
+                None,
+                "db version v2.6.0",
+            ),
+            ("2014-10-31T13:00:03.914+0000", None, ""),
+            // ctime, with and without severity.
+            (
+                "Wed Jul 13 16:14:35.324 I QUERY [conn39] getmore db.collection",
+                Some("QUERY"),
+                "getmore db.collection",
+            ),
+            (
+                "Mon Aug  5 20:21:42 [initandlisten] db version v2.2.5",
+                None,
+                "db version v2.2.5",
+            ),
+        ];
+        for &(line, c, msg) in cases {
+            let (category, id, message, state) = details_of(line);
+            assert_eq!(category.as_deref(), c, "{line}");
+            assert_eq!(message.as_deref(), Some(msg), "{line}");
+            assert_eq!((id, state), (None, None), "{line}");
+        }
+        // CRLF and a BOM: the ranges are those of the line as given.
+        let line = "\u{feff}2019-09-10T04:07:50.537+0000 I NETWORK  [conn12] end\r";
+        let (_, f) = detailed(line);
+        assert_eq!(text(line.as_bytes(), f.category), some("NETWORK"));
+        assert_eq!(text(line.as_bytes(), f.message), some("end"));
+    }
+
+    #[test]
+    fn detailed_agent_lines_give_the_module() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "[2026-11-20T10:00:00.000+0000] [.info] [cm/director/director.go:planAndExecute:586] <myCluster> Goal state reached",
+                Some(""),
+                "<myCluster> Goal state reached",
+            ),
+            (
+                "[2026-11-20T10:00:00.000+0000] [header.info] [::0]        GitCommitId = abc",
+                Some("header"),
+                "GitCommitId = abc",
+            ),
+            (
+                "[2026-11-19T10:00:02.344+0000] [metrics.monitor-db1.example.net:27017.info] [monitoring/ping.go:doPing:412] Ping took 3ms",
+                Some("metrics.monitor-db1.example.net:27017"),
+                "Ping took 3ms",
+            ),
+            (
+                "[2026-11-18T08:30:04.293+0000] [.error] [main/components/agent.go:loadPreviousState:310] [08:30:04.293] Could not read state cache",
+                Some(""),
+                "Could not read state cache",
+            ),
+            (
+                "[2019/09/10 04:07:50.537] [agent] x ",
+                Some("agent"),
+                "x",
+            ),
+            (
+                "[2026-11-19T09:55:00.603+0000] Starting pre-flight checks",
+                None,
+                "Starting pre-flight checks",
+            ),
+        ];
+        for &(line, c, msg) in cases {
+            let (category, id, message, state) = details_of(line);
+            assert_eq!(category.as_deref(), c, "{line}");
+            assert_eq!(message.as_deref(), Some(msg), "{line}");
+            assert_eq!((id, state), (None, None), "{line}");
+        }
+    }
+
+    #[test]
+    fn detailed_other_formats_give_no_fields() {
+        for line in [
+            r#"{ "atype" : "logout", "ts" : { "$date" : "2022-09-15T23:56:28.071+00:00" }, "result" : 0, "c" : "x" }"#,
+            r#"{"Timestamp":"2024-04-18 12:49:54Z","LogLevel":"Information","EventId":7,"msg":"m"}"#,
+            "2026-11-20T10:15:02.123+0000 [qtp1234-56] INFO  com.xgen.X - msg",
+            r#"{"logType":"mongodb","contents":"{\"t\":{\"$date\":\"2026-05-19T14:18:40.131+00:00\"},\"s\":\"I\",\"c\":\"X\",\"msg\":\"m\"}"}"#,
+        ] {
+            assert_eq!(detailed(line).1, Fields::default(), "{line}");
+        }
+    }
+
+    /// The answers of `parse_detailed` are those of `parse`, and every range
+    /// is in the line, on character boundaries when the line is UTF-8, a
+    /// JSON range quoted.
+    fn detailed_sane(
+        detailed: &mut LineParser,
+        plain: &mut LineParser,
+        line: &[u8],
+    ) -> Result<Option<(EntryStart, Fields)>, TestCaseError> {
+        let d = detailed.parse_detailed(line);
+        prop_assert_eq!(d.map(|(e, _)| e), plain.parse(line));
+        prop_assert_eq!(detailed.ctime_year(), plain.ctime_year());
+        let Some((_, f)) = d else {
+            return Ok(None);
+        };
+        let utf8 = std::str::from_utf8(line).ok();
+        let mut spans = vec![];
+        for t in [f.category, f.message].into_iter().flatten() {
+            if let Text::Json(s) = t {
+                let b = s.of(line).unwrap_or_default();
+                prop_assert!(b.len() >= 2 && b[0] == b'"' && b[b.len() - 1] == b'"');
+            }
+            spans.push(t.span());
+        }
+        spans.extend(f.state);
+        for s in spans {
+            prop_assert!(
+                s.start <= s.end && s.end <= line.len(),
+                "{s:?} of {}",
+                line.len()
+            );
+            if let Some(u) = utf8 {
+                prop_assert!(u.is_char_boundary(s.start) && u.is_char_boundary(s.end));
+            }
+        }
+        Ok(d)
+    }
+
+    /// Every log of the fixtures, of the sample deployment (its agent logs)
+    /// and, when it is there, of the shared corpus beside the repository
+    /// (`.gz` files decompressed; each file's first 8 MiB).
+    fn corpus_files() -> Vec<(PathBuf, Vec<u8>)> {
+        use std::io::Read as _;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut paths = walk(&fixture(""));
+        for dir in ["../../examples/sample/hosts", "../../../shared/corpus"] {
+            if root.join(dir).is_dir() {
+                paths.extend(walk(&root.join(dir)));
+            }
+        }
+        paths.sort();
+        let mut out = vec![];
+        for p in paths {
+            let name = p.to_string_lossy();
+            let mut bytes = vec![];
+            if name.ends_with(".gz") {
+                let f = std::fs::File::open(&p).unwrap();
+                let mut gz = flate2::read::MultiGzDecoder::new(f).take(8 << 20);
+                gz.read_to_end(&mut bytes).unwrap();
+            } else if name.contains(".log") {
+                bytes = std::fs::read(&p).unwrap();
+                bytes.truncate(8 << 20);
+            } else {
+                continue;
+            }
+            out.push((p, bytes));
+        }
+        out
+    }
+
+    /// A property and reference test over the real corpus lines: the same
+    /// classification as `parse`, sane ranges, and on logv2 and mongot
+    /// lines that serde_json reads, the fields serde_json finds in `c`,
+    /// `id`, `msg` and `attr`.
+    #[test]
+    fn detailed_fields_match_serde_json_on_the_corpus() {
+        use serde_json::Value;
+        let files = corpus_files();
+        assert!(files.len() >= EXPECT.len());
+        let mut formats = std::collections::BTreeMap::new();
+        let mut checked = 0usize;
+        for (path, data) in &files {
+            let (mut d, mut p) = (LineParser::new(2020), LineParser::new(2020));
+            for line in data.split(|&b| b == b'\n') {
+                let at = || format!("{}: {}", path.display(), String::from_utf8_lossy(line));
+                let got =
+                    detailed_sane(&mut d, &mut p, line).unwrap_or_else(|e| panic!("{e}: {}", at()));
+                let Some((e, f)) = got else { continue };
+                *formats.entry(format!("{:?}", e.format)).or_insert(0usize) += 1;
+                if !matches!(e.format, LineFormat::LogV2 | LineFormat::Mongot) {
+                    continue;
+                }
+                let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(trim_line(line)) else {
+                    continue;
+                };
+                let string = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+                assert_eq!(text(line, f.category), string("c"), "{}", at());
+                assert_eq!(text(line, f.message), string("msg"), "{}", at());
+                assert_eq!(f.event_id, v.get("id").and_then(Value::as_i64), "{}", at());
+                let state: Option<Value> = f
+                    .state
+                    .map(|s| serde_json::from_slice(s.of(line).unwrap()).unwrap());
+                assert_eq!(state.as_ref(), v.get("attr"), "{}", at());
+                checked += 1;
+            }
+        }
+        eprintln!("{checked} logv2/mongot lines checked against serde_json; entries by format: {formats:?}");
+        assert!(checked > 10_000, "{checked}");
+        for f in ["LogV2", "LegacyIso", "LegacyCtime", "AgentIso"] {
+            assert!(formats.contains_key(f), "{f}: {formats:?}");
+        }
+    }
+
+    /// Lines with at least one of every format, for the byte-level tests.
+    const DETAILED_SEEDS: &[&str] = &[
+        r#"{"t":{"$date":"2026-11-20T10:00:00.000+00:00"},"s":"W","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.0.0.1:5000","s":"é"}}"#,
+        r#"{ "t" : { "$date" : "2021-03-22T21:21:20.349+05:30" }, "s" : "W", "c" : "X", "msg" : "m", "attr" : {} }"#,
+        "2019-09-10T04:07:50.537+0000 I NETWORK  [conn12] end connection 10.0.0.1:5000",
+        "Wed Jul 13 16:14:35.324 I QUERY [conn39] getmore",
+        "[2026-11-20T10:00:00.000+0000] [header.info] [::0]  GitCommitId = abc",
+        r#"{"t":"2026-05-19T14:18:47.756+0000","s":"DEBUG","c":"C","msg":"m","attr":{"a":1}}"#,
+    ];
+
+    #[test]
+    fn detailed_survives_multibyte_characters_and_bad_bytes_at_every_offset() {
+        let inserts: &[&[u8]] = &[
+            "é".as_bytes(),
+            "日本".as_bytes(),
+            "😀".as_bytes(),
+            b"\xff",
+            b"\xe6\x97",
+            b"\xf0\x9f\x98",
+            b"\0",
+            b"\"",
+            b"\\",
+        ];
+        let mut n = 0;
+        for seed in SEEDS.iter().chain(DETAILED_SEEDS) {
+            let seed = seed.as_bytes();
+            for i in 0..=seed.len() {
+                for ins in inserts {
+                    let mut line = seed[..i].to_vec();
+                    line.extend_from_slice(ins);
+                    line.extend_from_slice(&seed[i..]);
+                    let (mut d, mut p) = (LineParser::new(2020), LineParser::new(2020));
+                    detailed_sane(&mut d, &mut p, &line).unwrap();
+                    // In place of the byte there, too.
+                    if i < seed.len() {
+                        let mut line = seed.to_vec();
+                        line.splice(i..i + 1, ins.iter().copied());
+                        detailed_sane(&mut d, &mut p, &line).unwrap();
+                    }
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 10_000);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn detailed_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let (mut d, mut p) = (LineParser::new(2020), LineParser::new(2020));
+            detailed_sane(&mut d, &mut p, &bytes)?;
+        }
+
+        #[test]
+        fn detailed_never_panics_on_mutated_lines(
+            seed in prop::sample::select([SEEDS, DETAILED_SEEDS].concat()),
+            edits in prop::collection::vec(edit(), 1..6),
+        ) {
+            let mut line = seed.as_bytes().to_vec();
+            for e in edits {
+                match e {
+                    Edit::Replace(i, b) if !line.is_empty() => { let i = i.index(line.len()); line[i] = b }
+                    Edit::Insert(i, b) => { let i = i.index(line.len() + 1); line.insert(i, b) }
+                    Edit::Delete(i) if !line.is_empty() => { line.remove(i.index(line.len())); }
+                    Edit::Truncate(i) => line.truncate(i.index(line.len() + 1)),
+                    _ => {}
+                }
+            }
+            let (mut d, mut p) = (LineParser::new(2020), LineParser::new(2020));
+            detailed_sane(&mut d, &mut p, &line)?;
+            // After a ctime line, so that the year state is compared too.
+            detailed_sane(&mut d, &mut p, b"Dec 31 is not a line")?;
+            detailed_sane(&mut d, &mut p, b"Fri Dec 31 23:59:59.990 [a] x")?;
+            detailed_sane(&mut d, &mut p, &line)?;
         }
     }
 }
