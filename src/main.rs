@@ -939,6 +939,7 @@ fn capture(args: CaptureArgs) -> u8 {
             Box::new(|n: &str| eprintln!("logpack: {n}"))
         }),
         on_start: None,
+        notices_in_output: false,
     };
     // Past a file-size limit, a write then fails with EFBIG instead of
     // the signal ending the process.

@@ -953,6 +953,31 @@ fn logs_stream_in_every_content_type_and_refuse_a_fourth_capture() {
             }
         }
     }
+    // A rotation during a capture is told in the stream, as a record of
+    // logpack's own: the client cannot see the server's stderr.
+    let log = server.tree.path("sample/hosts/db1/rs0_27017/mongod.log");
+    let rotate = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            std::fs::rename(&log, log.with_extension("log.2026-12-06T00-00-00")).unwrap();
+            std::fs::write(&log, "").unwrap();
+        })
+    };
+    let got = curl(&["-N", "-H", &token, &url]);
+    rotate.join().unwrap();
+    let notices: Vec<Value> = String::from_utf8(got.body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["Category"] == "logpack")
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["Message"].as_str().unwrap().contains("mongod.log")),
+        "no notice of the rotation: {notices:?}"
+    );
     // Three captures run; the fourth gets 429 as a problem; Bearer works too.
     let long = server.url("/logs?durationSeconds=20");
     let mut held: Vec<Child> = (0..3)

@@ -247,6 +247,8 @@ pub async fn capture(
         on_start: Some(Box::new(move || {
             let _ = started_tx.send(());
         })),
+        // The client cannot see the server's stderr.
+        notices_in_output: true,
         ..CaptureSpec::default()
     };
     let engine = app.engine.clone();

@@ -47,6 +47,10 @@ pub struct CaptureSpec {
     /// any entry: an HTTP server answers 200 then, and 429 if the capture
     /// returns a refusal instead.
     pub on_start: Option<Box<dyn FnOnce() + Send>>,
+    /// Also writes each notice into the output, as a record with Category
+    /// `logpack` and LogLevel `Warning`, for readers that cannot see
+    /// stderr (an HTTP client).
+    pub notices_in_output: bool,
 }
 
 /// Told a capture's notices as they happen.
@@ -62,6 +66,7 @@ impl Default for CaptureSpec {
             redaction_key: None,
             on_notice: None,
             on_start: None,
+            notices_in_output: false,
         }
     }
 }
@@ -302,6 +307,20 @@ impl Writer<'_> {
             Err(e) => self.failed = Some(e),
         }
     }
+
+    /// A notice as a record of the stream (Category `logpack`).
+    fn notice(&mut self, target: &Target, message: &str) {
+        if self.failed.is_some() {
+            return;
+        }
+        let mut entry = LogEntry::notice(message);
+        entry.log_level = "Warning";
+        entry.component = target.component.clone();
+        entry.file = target.file.clone();
+        if let Err(e) = self.format.write(&entry, self.out) {
+            self.failed = Some(e);
+        }
+    }
 }
 
 /// Frees a capture slot when the capture ends.
@@ -406,6 +425,9 @@ impl Engine {
                     let n = format!("{}: {n}", target.path.display());
                     if let Some(tell) = on_notice.as_mut() {
                         tell(&n);
+                    }
+                    if spec.notices_in_output {
+                        w.notice(target, &n);
                     }
                     w.report.notices.push(n);
                 }

@@ -121,6 +121,7 @@ impl logpack_capture {
             redaction_key: None,
             on_notice: None,
             on_start: None,
+            notices_in_output: false,
         };
         match engine.capture(&request, out, spec) {
             Ok(report) => {
