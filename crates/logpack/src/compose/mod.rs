@@ -397,29 +397,8 @@ pub fn merge(
         .iter()
         .flat_map(|s| s.children().iter().cloned())
         .collect();
-    let failed = children.iter().any(|c| c.status == Status::Failure)
-        || sources.iter().any(|s| s.manifest.status == Status::Failure);
-    let head = Manifest::<ChildSummary> {
-        engine: manifest::Engine {
-            name: "logpack".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        id: new_job_id(),
-        status: if failed {
-            Status::Failure
-        } else {
-            Status::Success
-        },
-        creation_date: manifest::timestamp_string(now),
-        finish_date: manifest::timestamp_string(now),
-        uncompressed_size_total_bytes: sources
-            .iter()
-            .map(|s| s.manifest.uncompressed_size_total_bytes)
-            .sum(),
-        size_limit_hit: sources.iter().any(|s| s.manifest.size_limit_hit),
-        child_jobs: Vec::new(),
-        ..first.manifest.clone()
-    };
+    let manifests: Vec<&Manifest<ChildSummary>> = sources.iter().map(|s| &s.manifest).collect();
+    let head = composed_head(&first.manifest, &manifests, &children, now);
     let total: u64 = sources.iter().map(Source::fragment_bytes).sum();
     let stem = format!("merged_{}", now.strftime("%Y%m%dT%H%M%SZ"));
     let default_name = format!("{stem}.{}", format.extension());
@@ -498,6 +477,56 @@ fn write_merged_manifest(
     sources: &[Source],
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_composed_manifest(head, out, &mut |out, any| {
+        for s in sources {
+            s.copy_children(out, any, &mut |_, _| Ok(false))?;
+        }
+        Ok(())
+    })
+}
+
+/// The head of a composed manifest: `template`'s request fields, a new id,
+/// the time `now`, and the status, sizes and `sizeLimitHit` combined from
+/// the composed archives' `manifests` and all the `children`.
+pub(crate) fn composed_head(
+    template: &Manifest<ChildSummary>,
+    manifests: &[&Manifest<ChildSummary>],
+    children: &[ChildSummary],
+    now: Timestamp,
+) -> Manifest<ChildSummary> {
+    let failed = children.iter().any(|c| c.status == Status::Failure)
+        || manifests.iter().any(|m| m.status == Status::Failure);
+    Manifest::<ChildSummary> {
+        engine: manifest::Engine {
+            name: "logpack".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        id: new_job_id(),
+        status: if failed {
+            Status::Failure
+        } else {
+            Status::Success
+        },
+        creation_date: manifest::timestamp_string(now),
+        finish_date: manifest::timestamp_string(now),
+        uncompressed_size_total_bytes: manifests
+            .iter()
+            .map(|m| m.uncompressed_size_total_bytes)
+            .sum(),
+        size_limit_hit: manifests.iter().any(|m| m.size_limit_hit),
+        child_jobs: Vec::new(),
+        ..template.clone()
+    }
+}
+
+/// Writes `head` pretty-printed as `to_writer_pretty` would, with
+/// `children` writing the elements of its `childJobs` (`any` says whether
+/// one was written already, for the commas).
+pub(crate) fn write_composed_manifest(
+    head: &Manifest<ChildSummary>,
+    out: &mut dyn Write,
+    children: &mut dyn FnMut(&mut dyn Write, &mut bool) -> io::Result<()>,
+) -> io::Result<()> {
     let text = serde_json::to_vec_pretty(head)?;
     let open = text
         .strip_suffix(b"[]\n}")
@@ -506,9 +535,7 @@ fn write_merged_manifest(
     out.write_all(open)?;
     out.write_all(b"[")?;
     let mut any = false;
-    for s in sources {
-        s.copy_children(out, &mut any, &mut |_, _| Ok(false))?;
-    }
+    children(out, &mut any)?;
     out.write_all(if any { b"\n  ]\n}" } else { b"]\n}" })
 }
 

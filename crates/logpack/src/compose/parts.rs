@@ -21,12 +21,11 @@ use std::io::{self, Write};
 
 use jiff::Timestamp;
 
-use super::{copy_child_jobs, ChildSummary};
+use super::{composed_head, copy_child_jobs, write_composed_manifest, ChildSummary};
 use crate::archive::index::Index;
 use crate::archive::{ArchiveWriter, Finish, Format};
 use crate::error::{Error, Result};
-use crate::manifest::{self, Manifest, Status, MANIFEST_NAME};
-use crate::run::new_job_id;
+use crate::manifest::{self, Manifest, MANIFEST_NAME};
 
 /// One archive kept in a store: its index, and its `manifest.json` text.
 #[derive(Debug, Clone)]
@@ -242,29 +241,8 @@ pub fn compose_parts(
         .flat_map(|s| s.manifest.child_jobs.iter().cloned())
         .chain(missing.iter().cloned())
         .collect();
-    let failed = children.iter().any(|c| c.status == Status::Failure)
-        || order.iter().any(|s| s.manifest.status == Status::Failure);
-    let head = Manifest::<ChildSummary> {
-        engine: manifest::Engine {
-            name: "logpack".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        id: new_job_id(),
-        status: if failed {
-            Status::Failure
-        } else {
-            Status::Success
-        },
-        creation_date: manifest::timestamp_string(now),
-        finish_date: manifest::timestamp_string(now),
-        uncompressed_size_total_bytes: order
-            .iter()
-            .map(|s| s.manifest.uncompressed_size_total_bytes)
-            .sum(),
-        size_limit_hit: order.iter().any(|s| s.manifest.size_limit_hit),
-        child_jobs: Vec::new(),
-        ..template.clone()
-    };
+    let manifests: Vec<&Manifest<ChildSummary>> = order.iter().map(|s| &s.manifest).collect();
+    let head = composed_head(template, &manifests, &children, now);
 
     let output = |e: io::Error| Error::Output {
         target: "<parts>".into(),
@@ -352,36 +330,30 @@ fn write_manifest(
     missing: &[ChildSummary],
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let text = serde_json::to_vec_pretty(head)?;
-    let open = text
-        .strip_suffix(b"[]\n}")
-        .or_else(|| text.strip_suffix(b"[]}"))
-        .ok_or_else(|| io::Error::other("internal error: childJobs is not last"))?;
-    out.write_all(open)?;
-    out.write_all(b"[")?;
-    let mut any = false;
-    for s in order {
-        let mut text = &stored[s.source].manifest[..];
-        copy_child_jobs(&mut text, out, &mut any, &mut |_, _| Ok(false))?;
-    }
-    for c in missing {
-        let child: manifest::ChildJob = manifest::ChildJob {
-            host_name: c.host_name.clone(),
-            log_collection_type: c.log_collection_type.clone(),
-            path: c.path.clone(),
-            status: c.status,
-            error_message: c.error_message.clone(),
-            start_date: c.start_date.clone(),
-            finish_date: c.finish_date.clone(),
-            uncompressed_disk_space_bytes: c.uncompressed_disk_space_bytes,
-            files: Vec::new(),
-            skipped: Vec::new(),
-            notes: Vec::new(),
-        };
-        out.write_all(if any { b",\n    " } else { b"\n    " })?;
-        any = true;
-        let pretty = serde_json::to_string_pretty(&child)?;
-        out.write_all(pretty.replace('\n', "\n    ").as_bytes())?;
-    }
-    out.write_all(if any { b"\n  ]\n}" } else { b"]\n}" })
+    write_composed_manifest(head, out, &mut |out, any| {
+        for s in order {
+            let mut text = &stored[s.source].manifest[..];
+            copy_child_jobs(&mut text, out, any, &mut |_, _| Ok(false))?;
+        }
+        for c in missing {
+            let child: manifest::ChildJob = manifest::ChildJob {
+                host_name: c.host_name.clone(),
+                log_collection_type: c.log_collection_type.clone(),
+                path: c.path.clone(),
+                status: c.status,
+                error_message: c.error_message.clone(),
+                start_date: c.start_date.clone(),
+                finish_date: c.finish_date.clone(),
+                uncompressed_disk_space_bytes: c.uncompressed_disk_space_bytes,
+                files: Vec::new(),
+                skipped: Vec::new(),
+                notes: Vec::new(),
+            };
+            out.write_all(if *any { b",\n    " } else { b"\n    " })?;
+            *any = true;
+            let pretty = serde_json::to_string_pretty(&child)?;
+            out.write_all(pretty.replace('\n', "\n    ").as_bytes())?;
+        }
+        Ok(())
+    })
 }
