@@ -47,6 +47,9 @@ enum Command {
     Jobs(JobsArgs),
     /// Follow the live logs of a request's components, through rotation.
     Capture(CaptureArgs),
+    /// Print the request for the host this runs on: its mongod and mongos
+    /// processes, agents and Ops Manager server (exit 3 when nothing is found).
+    Discover(DiscoverArgs),
     /// Serve the HTTP API: Ops Manager log collection jobs, Atlas log
     /// download and dotnet-monitor's /logs, over a job store.
     Serve(ServeArgs),
@@ -109,6 +112,37 @@ enum FleetCommand {
         #[arg(short, long)]
         quiet: bool,
     },
+}
+
+#[derive(Args)]
+struct DiscoverArgs {
+    /// Print the request compactly (default: indented, to edit).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    roots: RootArgs,
+}
+
+/// Where discovery looks (tests and containers point them elsewhere).
+#[derive(Args)]
+struct RootArgs {
+    /// Stands for /proc.
+    #[arg(long, default_value = "/proc")]
+    proc_root: PathBuf,
+    /// Stands for /etc (agent configs are read from ETC/mongodb-mms/*.config).
+    #[arg(long, default_value = "/etc")]
+    etc_root: PathBuf,
+}
+
+impl RootArgs {
+    fn discover(&self) -> logpack_discover::Discovery {
+        let roots = logpack_discover::Roots {
+            proc_root: self.proc_root.clone(),
+            etc_root: self.etc_root.clone(),
+            ..logpack_discover::Roots::default()
+        };
+        logpack_discover::discover(&roots)
+    }
 }
 
 #[derive(Args)]
@@ -305,7 +339,13 @@ struct MergeArgs {
 #[derive(Args)]
 struct CollectArgs {
     /// The request JSON; relative paths in it are resolved against its directory.
-    request: PathBuf,
+    #[arg(required_unless_present = "discover", conflicts_with = "discover")]
+    request: Option<PathBuf>,
+    /// Collect what `logpack discover` finds on this host, with no request file.
+    #[arg(long)]
+    discover: bool,
+    #[command(flatten)]
+    roots: RootArgs,
     /// Output file, existing directory (default name inside), or `-` for stdout.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -340,6 +380,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => jobs(args),
         Command::Capture(args) => capture(args),
         Command::Serve(args) => serve(args),
+        Command::Discover(args) => discover(args),
         Command::Fleet(args) => fleet(args.command),
     };
     ExitCode::from(code)
@@ -382,7 +423,19 @@ fn collect(args: CollectArgs) -> u8 {
         return EXIT_USAGE;
     }
     let overrides = args.selection.overrides();
-    let request = match Request::from_file_with(&args.request, &overrides) {
+    let parsed = match &args.request {
+        Some(path) => Request::from_file_with(path, &overrides),
+        None => {
+            let found = args.roots.discover();
+            eprint!("{}", found.summary());
+            let Some(json) = found.request_json(false) else {
+                eprintln!("logpack: error: --discover found nothing to collect; nothing written");
+                return EXIT_USAGE;
+            };
+            Request::from_json_with(&json, std::path::Path::new("/"), &overrides)
+        }
+    };
+    let request = match parsed {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -1233,5 +1286,19 @@ fn fleet(command: FleetCommand) -> u8 {
                 Err(e) => fail(e),
             }
         }
+    }
+}
+
+/// `logpack discover` (PRODUCT.md §13): the request on stdout, the summary
+/// on stderr; exit 3 when nothing was found.
+fn discover(args: DiscoverArgs) -> u8 {
+    let found = args.roots.discover();
+    eprint!("{}", found.summary());
+    match found.request_json(!args.json) {
+        Some(json) => {
+            println!("{json}");
+            EXIT_OK
+        }
+        None => EXIT_PARTIAL,
     }
 }
