@@ -979,27 +979,33 @@ fn logs_stream_in_every_content_type_and_refuse_a_fourth_capture() {
         "no notice of the rotation: {notices:?}"
     );
     // Three captures run; the fourth gets 429 as a problem; Bearer works too.
-    let long = server.url("/logs?durationSeconds=20");
-    let mut held: Vec<Child> = (0..3)
-        .map(|_| {
+    // Each held capture is known to run (its 200 has come) before the next.
+    let long = server.url("/logs?durationSeconds=60");
+    let heads = tempfile::tempdir().unwrap();
+    let mut held: Vec<Child> = Vec::new();
+    for i in 0..3 {
+        let head = heads.path().join(format!("head{i}"));
+        held.push(
             Command::new("curl")
-                .args(["-s", "-N", "-o", "/dev/null", "-H", &token, &long])
+                .args(["-s", "-N", "-o", "/dev/null", "-H", &token, "-D"])
+                .arg(&head)
+                .arg(&long)
                 .spawn()
-                .unwrap()
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let refused = loop {
-        let got = curl(&[
-            "-H",
-            &format!("Authorization: Bearer {MONITOR}"),
-            &server.url("/logs?durationSeconds=1"),
-        ]);
-        if got.status == 429 || Instant::now() > deadline {
-            break got;
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&head).is_ok_and(|h| h.contains("\r\n\r\n")) {
+            assert!(Instant::now() < deadline, "capture {i} did not start");
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        let h = std::fs::read_to_string(&head).unwrap();
+        assert!(h.starts_with("HTTP/1.1 200"), "capture {i}: {h}");
+    }
+    let refused = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {MONITOR}"),
+        &server.url("/logs?durationSeconds=1"),
+    ]);
     assert_eq!(refused.status, 429);
     assert_eq!(
         refused.header("content-type"),

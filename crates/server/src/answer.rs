@@ -72,6 +72,11 @@ pub struct Style {
 
 /// A JSON answer.
 pub fn json_answer(status: StatusCode, value: Value, style: Style) -> Response<Body> {
+    json_response(status, json_bytes(status, value, style))
+}
+
+/// The body of a JSON answer, in the request's style.
+pub fn json_bytes(status: StatusCode, value: Value, style: Style) -> Bytes {
     let value = if style.envelope {
         match value {
             Value::Object(mut m) if m.contains_key("results") => {
@@ -90,7 +95,12 @@ pub fn json_answer(status: StatusCode, value: Value, style: Style) -> Response<B
     }
     .unwrap_or_default();
     text.push(b'\n');
-    let mut r = Response::new(Body::Full(Full::new(Bytes::from(text))));
+    Bytes::from(text)
+}
+
+/// A JSON answer with a body made already.
+pub fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Body::Full(Full::new(body)));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -12,6 +12,7 @@
 mod answer;
 mod atlas;
 mod auth;
+mod cache;
 pub mod config;
 pub mod digest;
 mod logs;
@@ -95,6 +96,9 @@ const MAX_HEAD: usize = 16 << 10;
 /// A client must send its request head within this (slowloris), and an
 /// idle kept-alive connection is closed after it.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Store calls at once (more wait their turn): SQLite serves them on the
+/// cores there are; more threads would only add memory and lock waits.
+const MAX_STORE_CALLS: usize = 4;
 /// Atlas log downloads at once.
 const MAX_LOG_STREAMS: usize = 8;
 /// A TLS handshake must finish within this.
@@ -114,8 +118,22 @@ pub(crate) struct App {
     /// Atlas log downloads at once (each holds a blocking thread while it
     /// streams); more get 429.
     pub log_streams: Arc<Semaphore>,
+    /// Job lists answered again while the store has not changed.
+    pub lists: cache::ListCache,
+    /// Store calls at once: each holds a blocking thread and its memory.
+    pub store_calls: Arc<Semaphore>,
     /// Jobs this server runs, to be waited for at shutdown.
     pub runs: Mutex<Vec<std::thread::JoinHandle<logpack::Result<logpack::jobs::Outcome>>>>,
+}
+
+impl App {
+    /// Keeps a job's run to wait for at shutdown, dropping the finished
+    /// ones (each would keep its thread's stack until then).
+    pub fn track(&self, run: std::thread::JoinHandle<logpack::Result<logpack::jobs::Outcome>>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.retain(|r| !r.is_finished());
+        runs.push(run);
+    }
 }
 
 /// Open job stores, reused: a store holds one SQLite connection and is not
@@ -232,8 +250,8 @@ pub fn serve(
         idle: Mutex::new(Vec::new()),
     };
     // Opening one now checks the spool (and its project) before listening.
-    stores
-        .with(|_| ())
+    let probe = stores
+        .open()
         .map_err(|e| ServeError::Usage(e.to_string()))?;
     raise_fd_limit();
 
@@ -255,6 +273,8 @@ pub fn serve(
         listen: options.listen,
         stopping,
         log_streams: Arc::new(Semaphore::new(MAX_LOG_STREAMS)),
+        store_calls: Arc::new(Semaphore::new(MAX_STORE_CALLS)),
+        lists: cache::ListCache::new(probe),
         runs: Mutex::new(Vec::new()),
     });
     runtime.block_on(async {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use logpack::jobs::{JobKind, JobStore};
 
-use crate::answer::{json_answer, ApiError, Body, Style};
+use crate::answer::{json_answer, json_bytes, json_response, ApiError, Body, Style};
 use crate::auth::{self, Scope};
 use crate::config::ResourceType;
 use crate::{atlas, logs, transfer, App, MAX_BODY};
@@ -304,6 +304,16 @@ async fn answer(
             let page = query.int("pageNum", 1, 1..=i64::from(u32::MAX))? as usize;
             let per = query.int("itemsPerPage", 100, 1..=500)? as usize;
             let verbose = query.flag("verbose", false)?;
+            let key = format!(
+                "{} {page} {per} {verbose} {} {} {base}",
+                kind.as_str(),
+                style.pretty,
+                style.envelope
+            );
+            if let Some(body) = app.lists.get(&key) {
+                return Ok(json_response(StatusCode::OK, body));
+            }
+            let version = app.lists.version();
             let mut list =
                 blocking(app, move |s| s.list_of(Some(kind), page, per, verbose)).await?;
             let total = list["totalCount"].as_u64().unwrap_or(0) as usize;
@@ -313,7 +323,11 @@ async fn answer(
                 }
             }
             list["links"] = links(&base, &path, page, per, total);
-            Ok(json_answer(StatusCode::OK, list, style))
+            let body = json_bytes(StatusCode::OK, list, style);
+            if let Some(v) = version {
+                app.lists.put(key, v, body.clone());
+            }
+            Ok(json_response(StatusCode::OK, body))
         }
         Route::Job(kind, id) => {
             let id = job_id(&id)?;
@@ -373,10 +387,7 @@ async fn answer(
                 check_kind(s, &id, kind)?;
                 let started = s.retry(&id)?;
                 let run = s.run_in_background(started)?;
-                app2.runs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(run);
+                app2.track(run);
                 Ok(())
             })
             .await?;
@@ -400,6 +411,13 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&JobStore) -> logpack::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let app = app.clone();
+    let Ok(_turn) = app.store_calls.clone().acquire_owned().await else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "the server is stopping",
+        ));
+    };
     match tokio::task::spawn_blocking(move || app.stores.with(f)).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(e))) | Ok(Err(e)) => Err(e.into()),
@@ -725,10 +743,7 @@ async fn create(app: &Arc<App>, kind: JobKind, body: Value) -> Result<String, Ap
         let started = s.create(&text, &base, &[])?;
         let id = started.id.clone();
         let run = s.run_in_background(started)?;
-        app2.runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(run);
+        app2.track(run);
         Ok(id)
     })
     .await

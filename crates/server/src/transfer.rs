@@ -16,9 +16,10 @@ use tokio::sync::mpsc;
 
 use crate::answer::{ApiError, Body};
 
-/// Chunks a download is read in: large, so that a loopback download runs
-/// at memory speed.
-const CHUNK: usize = 1 << 20;
+/// Chunks a download is read in: large enough that a loopback download
+/// runs at memory speed, small enough that a slow client (two chunks
+/// queued, one in hyper) holds under 1 MiB.
+const CHUNK: usize = 256 << 10;
 
 /// The request body, at most `limit` bytes (413 beyond), as JSON (an
 /// `INVALID_JSON` error says where it breaks). An empty body is `{}`.
@@ -131,10 +132,10 @@ pub fn download(file: File, name: &str, headers: &HeaderMap) -> Response<Body> {
             return r;
         }
     };
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
     // Each chunk is read on the blocking pool, and sent from a task: a
     // client that stops reading holds no thread, and is dropped after
-    // STALL. The channel's bound (four chunks) is what it can hold up.
+    // STALL. The channel's bound (two chunks) is what it can hold up.
     let file = std::sync::Arc::new(file);
     tokio::spawn(async move {
         let (mut at, end) = (start, start + count);

@@ -282,40 +282,54 @@ impl JobStore {
         let now = ms(self.now());
         // Most calls find nothing to do: look first without the write lock,
         // which concurrent readers (an HTTP server's lists) would queue on.
-        let running_or_due: bool = self
+        // Each running job's owner is probed through its lock (a handle of
+        // this very process may have let a job go, too).
+        let running: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM jobs WHERE status = 'IN_PROGRESS'")
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(|e| self.sql(e))?;
+            rows
+        };
+        let suspects: Vec<String> = running
+            .into_iter()
+            .filter(|id| !db::owner_alive(&self.spool.lock(id)))
+            .collect();
+        let due: bool = self
             .conn
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'IN_PROGRESS') \
-                 OR EXISTS (SELECT 1 FROM jobs WHERE status IN ('SUCCESS', 'FAILURE') \
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('SUCCESS', 'FAILURE') \
                  AND expires_ms <= ?1) \
                  OR EXISTS (SELECT 1 FROM jobs WHERE status = 'MARKED_FOR_EXPIRY')",
                 [now],
                 |r| r.get(0),
             )
             .map_err(|e| self.sql(e))?;
-        if !running_or_due {
+        if suspects.is_empty() && !due {
             return Ok(());
         }
         let (dead, expiring) = self.write(|tx| {
-            let mut stmt = tx
-                .prepare("SELECT id FROM jobs WHERE status = 'IN_PROGRESS'")
-                .map_err(|e| self.sql(e))?;
-            let running: Vec<String> = stmt
-                .query_map([], |r| r.get(0))
-                .and_then(|rows| rows.collect())
-                .map_err(|e| self.sql(e))?;
-            let dead: Vec<String> = running
-                .into_iter()
-                .filter(|id| !db::owner_alive(&self.spool.lock(id)))
-                .collect();
-            for id in &dead {
-                tx.execute(
-                    "UPDATE jobs SET status = 'FAILURE', finished_ms = ?2, error_message = \
-                     'interrupted: the process running the job stopped before it finished' \
-                     WHERE id = ?1 AND status = 'IN_PROGRESS'",
-                    params![id, now],
-                )
-                .map_err(|e| self.sql(e))?;
+            // Checked again under the lock: a retry may have taken a job.
+            let mut dead = Vec::new();
+            for id in suspects {
+                if db::owner_alive(&self.spool.lock(&id)) {
+                    continue;
+                }
+                let n = tx
+                    .execute(
+                        "UPDATE jobs SET status = 'FAILURE', finished_ms = ?2, error_message = \
+                         'interrupted: the process running the job stopped before it finished' \
+                         WHERE id = ?1 AND status = 'IN_PROGRESS'",
+                        params![id, now],
+                    )
+                    .map_err(|e| self.sql(e))?;
+                if n > 0 {
+                    dead.push(id);
+                }
             }
             let expiring = tx
                 .execute(
@@ -331,7 +345,7 @@ impl JobStore {
         for id in &dead {
             let _ = fs::remove_file(self.spool.partial(id));
         }
-        if expiring > 0 || !dead.is_empty() {
+        if due || expiring > 0 || !dead.is_empty() {
             self.expire()?;
         }
         Ok(())
@@ -766,6 +780,15 @@ impl JobStore {
             m.insert("childJobs".into(), children);
         }
         Value::Object(m)
+    }
+
+    /// A number that changes whenever another connection (another store
+    /// handle, another process) commits a change to the store: SQLite's
+    /// `data_version`. A server caches answers until it changes.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
     }
 
     /// The job's kind; `LOG_COLLECTION_JOB_NOT_FOUND_IN_GROUP` when there
