@@ -18,8 +18,8 @@ use crate::answer::{ApiError, Body};
 
 /// Chunks a download is read in: large enough that a loopback download
 /// runs at memory speed, small enough that a slow client (two chunks
-/// queued, one in hyper) holds under 1 MiB.
-const CHUNK: usize = 256 << 10;
+/// queued, one in hyper) holds about half a MiB.
+const CHUNK: usize = 128 << 10;
 
 /// The request body, at most `limit` bytes (413 beyond), as JSON (an
 /// `INVALID_JSON` error says where it breaks). An empty body is `{}`.
