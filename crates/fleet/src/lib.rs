@@ -64,10 +64,32 @@ pub struct HostRecord {
     pub archive: String,
     /// The archive's size.
     pub archive_bytes: u64,
+    /// The archive's ETag: the coordinator reads and copies only that
+    /// version (a second `put` replacing it meanwhile is refused, not mixed).
+    pub archive_etag: Option<String>,
     /// The archive's manifest status.
     pub status: Status,
     /// The archive's index.
     pub index: Index,
+}
+
+/// Checks the 8 bytes after an archive's final fragment against its index:
+/// the CRC-32 and size of all its fragments combined.
+fn check_trailer(index: &Index, trailer: &[u8]) -> Result<(), String> {
+    let mut crc = crc32fast::Hasher::new();
+    let mut size = 0u64;
+    for f in index.children.iter().chain([&index.last]) {
+        let c = f
+            .crc32
+            .ok_or_else(|| "the index has a fragment without a CRC-32".to_string())?;
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(c, f.size));
+        size += f.size;
+    }
+    let want = [crc.finalize().to_le_bytes(), (size as u32).to_le_bytes()].concat();
+    if trailer != want.as_slice() {
+        return Err("its index does not match the archive's gzip trailer (CRC-32 and size)".into());
+    }
+    Ok(())
 }
 
 /// The keys of one host's objects under the job's prefix.
@@ -162,13 +184,14 @@ pub fn put(
     let status = report.manifest.status;
     s3.block_on(async {
         // The record goes last: its presence says the rest is complete.
-        s3.put_file(&store.bucket, &archive_key, &local).await?;
+        let archive_etag = s3.put_file(&store.bucket, &archive_key, &local).await?;
         s3.put_bytes(&store.bucket, &manifest_key, stored.manifest.clone())
             .await?;
         let record = HostRecord {
             hostname: host.to_string(),
             archive: archive_key.clone(),
             archive_bytes,
+            archive_etag,
             status,
             index: stored.index.clone(),
         };
@@ -249,16 +272,35 @@ pub fn compose(
             missing_hosts.push(h.clone());
             continue;
         }
-        let (_, manifest_key, record_key) = host_keys(&store.key, h);
+        let (archive_key, manifest_key, record_key) = host_keys(&store.key, h);
         let (record, manifest) = s3.block_on(async {
-            let r = s3.get(&store.bucket, &record_key, None).await?;
-            let m = s3.get(&store.bucket, &manifest_key, None).await?;
+            let r = s3.get(&store.bucket, &record_key, None, None).await?;
+            let m = s3.get(&store.bucket, &manifest_key, None, None).await?;
             Ok::<_, FleetError>((r, m))
         })?;
         downloaded += (record.len() + manifest.len()) as u64;
-        let record: HostRecord = serde_json::from_slice(&record)
-            .map_err(|e| fatal(format!("s3://{}/{record_key}: {e}", store.bucket)))?;
-        archive_keys.push(record.archive.clone());
+        let at = format!("s3://{}/{record_key}", store.bucket);
+        let record: HostRecord =
+            serde_json::from_slice(&record).map_err(|e| fatal(format!("{at}: {e}")))?;
+        if record.archive != archive_key || record.hostname != *h {
+            return Err(fatal(format!(
+                "{at}: it names {} of {}, not {archive_key} of {h}",
+                record.archive, record.hostname
+            )));
+        }
+        // The gzip trailer after the final fragment must be what the
+        // index's CRCs and sizes combine to: an index that does not
+        // describe the archive (a lie, or another version) is refused.
+        let last_end = record.index.last.offset + record.index.last.length;
+        let trailer = s3.block_on(s3.get(
+            &store.bucket,
+            &archive_key,
+            Some((last_end, last_end + 8)),
+            record.archive_etag.as_deref(),
+        ))?;
+        downloaded += trailer.len() as u64;
+        check_trailer(&record.index, &trailer).map_err(|e| fatal(format!("{at}: {e}")))?;
+        archive_keys.push((record.archive.clone(), record.archive_etag.clone()));
         stored.push(StoredArchive {
             name: format!("s3://{}/{}", store.bucket, record.archive),
             index: record.index,
@@ -297,7 +339,12 @@ pub fn compose(
     let result = {
         let mut fetch = |i: usize, a: u64, b: u64| -> std::io::Result<Vec<u8>> {
             let bytes = s3
-                .block_on(s3.get(&store.bucket, &archive_keys[i], Some((a, b))))
+                .block_on(s3.get(
+                    &store.bucket,
+                    &archive_keys[i].0,
+                    Some((a, b)),
+                    archive_keys[i].1.as_deref(),
+                ))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             fetched += bytes.len() as u64;
             Ok(bytes)
@@ -312,7 +359,11 @@ pub fn compose(
                         &out.key,
                         &upload,
                         n,
-                        (&store.bucket, &archive_keys[source]),
+                        (
+                            &store.bucket,
+                            &archive_keys[source].0,
+                            archive_keys[source].1.as_deref(),
+                        ),
                         (start, end),
                     ))
                 }

@@ -125,8 +125,9 @@ impl Store {
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
-    ) -> Result<(), FleetError> {
-        self.client
+    ) -> Result<Option<String>, FleetError> {
+        let out = self
+            .client
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -134,11 +135,17 @@ impl Store {
             .send()
             .await
             .map_err(|e| s3_error(&format!("uploading s3://{bucket}/{key}"), e))?;
-        Ok(())
+        Ok(out.e_tag().map(str::to_string))
     }
 
-    /// Uploads a file as one object, in parts of [`PUT_PART`] when larger.
-    pub async fn put_file(&self, bucket: &str, key: &str, path: &Path) -> Result<(), FleetError> {
+    /// Uploads a file as one object, in parts of [`PUT_PART`] when larger;
+    /// returns its ETag.
+    pub async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &Path,
+    ) -> Result<Option<String>, FleetError> {
         let len = std::fs::metadata(path).map_err(fatal)?.len();
         if len <= PUT_PART {
             let bytes = std::fs::read(path).map_err(fatal)?;
@@ -191,21 +198,26 @@ impl Store {
         result
     }
 
-    /// An object, or bytes `a..b` of it.
+    /// An object, or bytes `a..b` of it; only the version whose ETag is
+    /// `etag` when one is given (the store refuses another: 412).
     pub async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<(u64, u64)>,
+        etag: Option<&str>,
     ) -> Result<Vec<u8>, FleetError> {
         let mut call = self.client.get_object().bucket(bucket).key(key);
         if let Some((a, b)) = range {
             call = call.range(format!("bytes={a}-{}", b - 1));
         }
+        if let Some(e) = etag {
+            call = call.if_match(e);
+        }
         let what = format!("downloading s3://{bucket}/{key}");
         let out = call.send().await.map_err(|e| s3_error(&what, e))?;
         let bytes = out.body.collect().await.map_err(|e| s3_error(&what, e))?;
-        Ok(bytes.into_bytes().to_vec())
+        Ok(bytes.into_bytes().into())
     }
 
     /// The keys under `prefix`, and the bytes of the listing's answers
@@ -271,6 +283,10 @@ impl Store {
             .upload_id(upload)
             .part_number(number)
             .body(ByteStream::from(bytes))
+            .customize()
+            // The part's bytes are not hashed into the signature (the
+            // coordinator's main CPU cost); the archive carries its CRCs.
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| {
@@ -293,12 +309,13 @@ impl Store {
         key: &str,
         upload: &str,
         number: i32,
-        (from_bucket, from_key): (&str, &str),
+        (from_bucket, from_key, etag): (&str, &str, Option<&str>),
         (a, b): (u64, u64),
     ) -> Result<CompletedPart, FleetError> {
         let out = self
             .client
             .upload_part_copy()
+            .set_copy_source_if_match(etag.map(str::to_string))
             .bucket(bucket)
             .key(key)
             .upload_id(upload)
@@ -332,8 +349,9 @@ impl Store {
         key: &str,
         upload: &str,
         parts: Vec<CompletedPart>,
-    ) -> Result<(), FleetError> {
-        self.client
+    ) -> Result<Option<String>, FleetError> {
+        let out = self
+            .client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
@@ -346,7 +364,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| s3_error(&format!("completing s3://{bucket}/{key}"), e))?;
-        Ok(())
+        Ok(out.e_tag().map(str::to_string))
     }
 
     /// Aborts an upload (its parts are dropped by the store).

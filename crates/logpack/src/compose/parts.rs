@@ -294,6 +294,17 @@ pub fn compose_parts(
             for f in &stored[s.source].index.children {
                 let at = (f.offset - s.start) as usize;
                 let mut range = &bytes[at..at + f.length as usize];
+                // A child's fragment ends with a sync flush: one that does
+                // not is not what the index says.
+                if f.length > 0 && !range.ends_with(&[0, 0, 0xff, 0xff]) {
+                    return Err(Error::BadArchive {
+                        path: stored[s.source].name.clone().into(),
+                        message: format!(
+                            "index: the fragment of {} does not end with a sync flush",
+                            f.path.as_deref().unwrap_or("?")
+                        ),
+                    });
+                }
                 archive.append_fragment(&mut range, f).map_err(output)?;
             }
         }
