@@ -1085,13 +1085,13 @@ fn slow_idle_and_flooding_clients_do_not_stop_the_others() {
     let got = curl(&["-H", &flood, &server.jobs_url("")]);
     assert_eq!(got.status, 431);
     // The slow client is cut after the head timeout.
-    slow.set_read_timeout(Some(Duration::from_secs(30)))
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut buf = Vec::new();
     let _ = slow.read_to_end(&mut buf);
     let took = started.elapsed();
     assert!(
-        took < Duration::from_secs(25),
+        took < Duration::from_secs(45),
         "the slow client was held {took:?}"
     );
     drop(idle);

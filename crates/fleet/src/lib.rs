@@ -71,6 +71,9 @@ pub struct HostRecord {
     pub status: Status,
     /// The archive's index.
     pub index: Index,
+    /// The archive's `manifest.json` (also uploaded beside it, for people):
+    /// in the record, the coordinator needs one request per host, not two.
+    pub manifest: String,
 }
 
 /// Checks the 8 bytes after an archive's final fragment against its index:
@@ -194,6 +197,7 @@ pub fn put(
             archive_etag,
             status,
             index: stored.index.clone(),
+            manifest: String::from_utf8_lossy(&stored.manifest).into_owned(),
         };
         let json = serde_json::to_vec(&record).map_err(fatal)?;
         s3.put_bytes(&store.bucket, &record_key, json).await
@@ -272,13 +276,9 @@ pub fn compose(
             missing_hosts.push(h.clone());
             continue;
         }
-        let (archive_key, manifest_key, record_key) = host_keys(&store.key, h);
-        let (record, manifest) = s3.block_on(async {
-            let r = s3.get(&store.bucket, &record_key, None, None).await?;
-            let m = s3.get(&store.bucket, &manifest_key, None, None).await?;
-            Ok::<_, FleetError>((r, m))
-        })?;
-        downloaded += (record.len() + manifest.len()) as u64;
+        let (archive_key, _, record_key) = host_keys(&store.key, h);
+        let record = s3.block_on(s3.get(&store.bucket, &record_key, None, None))?;
+        downloaded += record.len() as u64;
         let at = format!("s3://{}/{record_key}", store.bucket);
         let record: HostRecord =
             serde_json::from_slice(&record).map_err(|e| fatal(format!("{at}: {e}")))?;
@@ -304,7 +304,7 @@ pub fn compose(
         stored.push(StoredArchive {
             name: format!("s3://{}/{}", store.bucket, record.archive),
             index: record.index,
-            manifest,
+            manifest: record.manifest.into_bytes(),
         });
     }
     let now = jiff::Timestamp::now()
