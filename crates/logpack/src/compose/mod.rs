@@ -90,24 +90,7 @@ impl Source {
             serde_json::from_reader(body).map_err(io::Error::from)
         })
         .map_err(|e| bad(format!("{MANIFEST_NAME}: {e}")))?;
-        let listed: Vec<&str> = manifest
-            .child_jobs
-            .iter()
-            .map(|c| c.path.as_str())
-            .collect();
-        let indexed: Vec<&str> = located
-            .index
-            .children
-            .iter()
-            .map(|f| f.path.as_deref().unwrap_or_default())
-            .collect();
-        if listed != indexed {
-            return Err(bad(format!(
-                "index: its {} children are not the manifest's {} in order",
-                indexed.len(),
-                listed.len()
-            )));
-        }
+        children_match(&manifest, &located.index).map_err(bad)?;
         Ok(Source {
             path: path.to_path_buf(),
             file,
@@ -161,6 +144,28 @@ impl Source {
             }
             Ok(())
         })
+    }
+}
+
+/// Whether an index's children are the manifest's, in order (else the
+/// message for an error).
+pub(crate) fn children_match(
+    manifest: &Manifest<ChildSummary>,
+    index: &crate::archive::index::Index,
+) -> std::result::Result<(), String> {
+    let listed = manifest.child_jobs.iter().map(|c| c.path.as_str());
+    let indexed = index
+        .children
+        .iter()
+        .map(|f| f.path.as_deref().unwrap_or_default());
+    if listed.eq(indexed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "index: its {} children are not the manifest's {} in order",
+            index.children.len(),
+            manifest.child_jobs.len()
+        ))
     }
 }
 

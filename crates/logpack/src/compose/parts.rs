@@ -110,24 +110,7 @@ fn span(source: usize, a: &StoredArchive) -> Result<Span> {
     }
     let manifest: Manifest<ChildSummary> =
         serde_json::from_slice(&a.manifest).map_err(|e| bad(format!("{MANIFEST_NAME}: {e}")))?;
-    let listed: Vec<&str> = manifest
-        .child_jobs
-        .iter()
-        .map(|c| c.path.as_str())
-        .collect();
-    let indexed: Vec<&str> = a
-        .index
-        .children
-        .iter()
-        .map(|f| f.path.as_deref().unwrap_or_default())
-        .collect();
-    if listed != indexed {
-        return Err(bad(format!(
-            "index: its {} children are not the manifest's {} in order",
-            indexed.len(),
-            listed.len()
-        )));
-    }
+    super::children_match(&manifest, &a.index).map_err(bad)?;
     let start = crate::pgzip::GZIP_HEADER_LEN;
     let mut end = start;
     for f in &a.index.children {
