@@ -4,18 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::serve::{Server, GROUP};
 use common::{bin, on_path, sample_dir, Tree};
 
-const GROUP: &str = "5f3c2a1b9d8e7f6a5b4c3d2e";
 const OWNER: (&str, &str) = ("owner", "owner-secret-1");
 const READER: (&str, &str) = ("reader", "reader-secret-1");
 const ADMIN: (&str, &str) = ("admin", "admin-secret-1");
@@ -38,25 +38,6 @@ fn clients_available() -> bool {
     false
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    let ok = Command::new("cp")
-        .arg("-R")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-/// A running `logpack serve` over a copy of the sample deployment.
-struct Server {
-    child: std::sync::Mutex<Option<Child>>,
-    base: String,
-    tree: Tree,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
 fn keys_json() -> Value {
     json!({
         "apiKeys": [
@@ -66,94 +47,6 @@ fn keys_json() -> Value {
         ],
         "monitorApiKeys": [MONITOR]
     })
-}
-
-impl Server {
-    /// The sample deployment, plus `extra` hosts.
-    fn start(extra_hosts: &[Value], args: &[&str]) -> Server {
-        let tree = Tree::new();
-        copy_tree(&sample_dir(), &tree.path("sample"));
-        let mut deployment: Value =
-            serde_json::from_slice(&std::fs::read(tree.path("sample/deployment.json")).unwrap())
-                .unwrap();
-        for h in extra_hosts {
-            deployment["hosts"].as_array_mut().unwrap().push(h.clone());
-        }
-        std::fs::write(tree.path("sample/deployment.json"), deployment.to_string()).unwrap();
-        let keys = tree.file("keys.json", keys_json().to_string());
-        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let mut child = Command::new(bin())
-            .arg("serve")
-            .arg("--spool")
-            .arg(tree.path("spool"))
-            .arg("--deployment")
-            .arg(tree.path("sample/deployment.json"))
-            .arg("--keys")
-            .arg(&keys)
-            .args(["--listen", "127.0.0.1:0", "--threads", "2"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().expect("serve prints a line").unwrap();
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("not a listening line: {first}"))
-            .to_string();
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for l in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(l + "\n"));
-            }
-        });
-        Server {
-            child: std::sync::Mutex::new(Some(child)),
-            base: format!("http://{addr}"),
-            tree,
-            stderr,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn jobs_url(&self, rest: &str) -> String {
-        self.url(&format!(
-            "/api/public/v1.0/groups/{GROUP}/logCollectionJobs{rest}"
-        ))
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.lock().unwrap().as_ref().unwrap().id()
-    }
-
-    /// SIGTERM, then the exit code. The files stay until the drop.
-    fn stop(&self) -> i32 {
-        let mut child = self.child.lock().unwrap().take().unwrap();
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.lock().unwrap().take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// What curl got: the final status, headers (lower-case names) and body.
@@ -317,7 +210,7 @@ fn project_jobs_with_curl_create_poll_download_extend_delete() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let created = create_job(&server, &cluster_job());
     assert_eq!(
         created.status,
@@ -480,6 +373,7 @@ fn failed_jobs_retry_and_om_server_jobs_download_with_their_names() {
         &[json!({"hostname": "db3.example.net", "processes": [
             {"type": "mongod", "cluster": "late", "port": 27030, "logPath": "hosts/db1/rs0_27017/mongod.log"},
             {"type": "mongod", "cluster": "late", "port": 27031, "logPath": "late/mongod.log"}]})],
+        &keys_json(),
         &[],
     );
     let created = create_job(
@@ -608,7 +502,7 @@ fn auth_and_bad_input_get_clear_answers() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let list = server.jobs_url("");
     // No credentials: 401 with a Digest challenge of the realm.
     let none = curl(&[&list]);
@@ -776,7 +670,7 @@ fn python_requests_with_http_digest_auth_drives_the_jobs() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/serve_requests.py");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new("python3")
@@ -843,7 +737,7 @@ fn atlas_download_is_one_gzip_member_equal_to_the_collected_selection() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let sample = server.tree.path("sample");
     // Inside the sample's time span, and all of it.
     for (from, to) in [(1_710_720_000_i64, 1_710_806_400_i64), (0, 4_000_000_000)] {
@@ -896,7 +790,7 @@ fn logs_stream_in_every_content_type_and_refuse_a_fourth_capture() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let log = server.tree.path("sample/hosts/db1/rs0_27017/mongod.log");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = appender(log, stop.clone());
@@ -1064,7 +958,7 @@ fn slow_idle_and_flooding_clients_do_not_stop_the_others() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(&[], &[]);
+    let server = Server::start(&[], &keys_json(), &[]);
     let addr = server.base.strip_prefix("http://").unwrap().to_string();
     // 1,000 idle connections, and a slowloris sending a byte at a time.
     let idle: Vec<TcpStream> = (0..1000)
@@ -1104,27 +998,35 @@ fn slow_idle_and_flooding_clients_do_not_stop_the_others() {
     assert_eq!(server.stop(), 0);
 }
 
+/// A server whose deployment has a cluster `big` of one mongod with a
+/// generated log of `bytes`, and a job on it just created: its id.
+fn big_job(bytes: usize, redacted: bool) -> (Server, String) {
+    let server = Server::start(
+        &[json!({"hostname": "big.example.net", "processes": [
+            {"type": "mongod", "cluster": "big", "port": 27040, "logPath": "big/mongod.log"}]})],
+        &keys_json(),
+        &[],
+    );
+    let big = server.tree.path("sample/big/mongod.log");
+    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+    std::fs::write(&big, common::log_text(bytes, 7)).unwrap();
+    let created = create_job(
+        &server,
+        &json!({"resourceType": "CLUSTER", "resourceName": "big", "redacted": redacted,
+                "sizeRequestedPerFileBytes": 1_u64 << 40, "logTypes": ["MONGODB"]}),
+    );
+    assert_eq!(created.status, 201);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    (server, id)
+}
+
 #[test]
 fn sigterm_marks_a_running_job_interrupted_and_exits_zero() {
     if !clients_available() {
         return;
     }
     // A log large enough that its job is still running when SIGTERM comes.
-    let server = Server::start(
-        &[json!({"hostname": "big.example.net", "processes": [
-            {"type": "mongod", "cluster": "big", "port": 27040, "logPath": "big/mongod.log"}]})],
-        &[],
-    );
-    let big = server.tree.path("sample/big/mongod.log");
-    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
-    std::fs::write(&big, common::log_text(400 << 20, 7)).unwrap();
-    let created = create_job(
-        &server,
-        &json!({"resourceType": "CLUSTER", "resourceName": "big", "redacted": true,
-                "sizeRequestedPerFileBytes": 1_u64 << 40, "logTypes": ["MONGODB"]}),
-    );
-    assert_eq!(created.status, 201);
-    let id = created.json()["id"].as_str().unwrap().to_string();
+    let (server, id) = big_job(400 << 20, true);
     // An endless /logs stream is open too.
     let token = format!("Authorization: MonitorApiKey {MONITOR}");
     let mut stream = Command::new("curl")
@@ -1204,6 +1106,7 @@ fn tls_serves_the_same_api_to_curl() {
     );
     let server = Server::start(
         &[],
+        &keys_json(),
         &[
             "--tls-cert",
             cert.to_str().unwrap(),
@@ -1235,20 +1138,7 @@ fn clients_that_stop_reading_downloads_hold_up_nobody() {
     if !clients_available() {
         return;
     }
-    let server = Server::start(
-        &[json!({"hostname": "big.example.net", "processes": [
-            {"type": "mongod", "cluster": "big", "port": 27040, "logPath": "big/mongod.log"}]})],
-        &[],
-    );
-    let big = server.tree.path("sample/big/mongod.log");
-    std::fs::create_dir_all(big.parent().unwrap()).unwrap();
-    std::fs::write(&big, common::log_text(64 << 20, 3)).unwrap();
-    let created = create_job(
-        &server,
-        &json!({"resourceType": "CLUSTER", "resourceName": "big", "redacted": false,
-                "sizeRequestedPerFileBytes": 1_u64 << 40, "logTypes": ["MONGODB"]}),
-    );
-    let id = created.json()["id"].as_str().unwrap().to_string();
+    let (server, id) = big_job(64 << 20, false);
     assert_eq!(wait_done(&server, &id)["status"], "SUCCESS");
     let download = server.jobs_url(&format!("/{id}/download"));
     // Twenty downloads whose clients freeze: SIGSTOP, so they read nothing.

@@ -11,18 +11,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::{bin, on_path, sample_dir, Tree};
+use common::on_path;
+use common::serve::{Server, GROUP};
 
-const GROUP: &str = "5f3c2a1b9d8e7f6a5b4c3d2e";
 const OWNER: (&str, &str) = ("owner", "owner-secret-1");
 
 fn under_ci() -> bool {
@@ -79,31 +77,11 @@ fn build_go_client() -> PathBuf {
     bin
 }
 
-/// A running `logpack serve` over a copy of the sample deployment.
-struct Server {
-    child: Child,
-    base: String,
-    tree: Tree,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let tree = Tree::new();
-        let copied = Command::new("cp")
-            .arg("-R")
-            .arg(sample_dir())
-            .arg(tree.path("sample"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(copied, "cp -R examples/sample");
-        // A cluster whose second log does not exist: its jobs fail, so
-        // that a retry is accepted.
-        let deployment_path = tree.path("sample/deployment.json");
-        let mut deployment: Value =
-            serde_json::from_slice(&std::fs::read(&deployment_path).unwrap()).unwrap();
-        deployment["hosts"].as_array_mut().unwrap().push(json!({
+/// `logpack serve` over the sample plus a cluster whose second log does
+/// not exist: its jobs fail, so that a retry is accepted.
+fn start_server() -> Server {
+    Server::start(
+        &[json!({
             "hostname": "db9.example.net",
             "processes": [
                 {"type": "mongod", "cluster": "goRetry", "port": 27090,
@@ -111,55 +89,13 @@ impl Server {
                 {"type": "mongod", "cluster": "goRetry", "port": 27091,
                  "logPath": "missing/mongod.log"}
             ]
-        }));
-        std::fs::write(&deployment_path, deployment.to_string()).unwrap();
-        let keys = json!({
+        })],
+        &json!({
             "apiKeys": [{"publicKey": OWNER.0, "privateKey": OWNER.1, "roles": ["GROUP_OWNER"]}],
             "monitorApiKeys": []
-        });
-        let keys = tree.file("keys.json", keys.to_string());
-        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let mut child = Command::new(bin())
-            .arg("serve")
-            .arg("--spool")
-            .arg(tree.path("spool"))
-            .arg("--deployment")
-            .arg(tree.path("sample/deployment.json"))
-            .arg("--keys")
-            .arg(&keys)
-            .args(["--listen", "127.0.0.1:0", "--threads", "2"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().expect("serve prints a line").unwrap();
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("not a listening line: {first}"))
-            .to_string();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for l in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(l + "\n"));
-            }
-        });
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            tree,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        }),
+        &[],
+    )
 }
 
 /// Runs the Go client against `server`; its report, or a panic with what
@@ -234,7 +170,7 @@ fn ops_manager_go_client_creates_gets_lists_downloads_extends_retries_and_delete
         return;
     }
     let go_bin = build_go_client();
-    let server = Server::start();
+    let server = start_server();
     let report = run_go_client(&go_bin, &server);
     let shown = serde_json::to_string_pretty(&report).unwrap();
 

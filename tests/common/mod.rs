@@ -4,6 +4,7 @@
 
 pub mod entries;
 pub mod readers;
+pub mod serve;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
