@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -69,8 +69,20 @@ pub struct Store {
     runtime: tokio::runtime::Runtime,
 }
 
-fn s3_error<E: std::error::Error>(what: &str, e: E) -> FleetError {
-    FleetError::Fatal(format!("{what}: {}", DisplayErrorContext(e)))
+/// A failed S3 call: the store's error code and message when it answered
+/// one (the SDK's full context is the raw answer, kilobytes on one line),
+/// else the SDK's description.
+fn s3_error<E: std::error::Error + ProvideErrorMetadata>(what: &str, e: E) -> FleetError {
+    match e.code() {
+        Some(code) => FleetError::Fatal(format!(
+            "{what}: {code}{}",
+            e.message()
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        )),
+        None => FleetError::Fatal(format!("{what}: {}", DisplayErrorContext(e))),
+    }
 }
 
 /// A key as it goes in `x-amz-copy-source`: percent-encoded but for `/`.
@@ -216,7 +228,11 @@ impl Store {
         }
         let what = format!("downloading s3://{bucket}/{key}");
         let out = call.send().await.map_err(|e| s3_error(&what, e))?;
-        let bytes = out.body.collect().await.map_err(|e| s3_error(&what, e))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| FleetError::Fatal(format!("{what}: {e}")))?;
         Ok(bytes.into_bytes().into())
     }
 
