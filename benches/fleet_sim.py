@@ -4,14 +4,15 @@
 against the targets of the fleet issue.
 
     cargo build --release
-    python3 -m pip install --break-system-packages "moto[server]<5.2"   # 5.2.x: see below
+    python3 -m pip install --break-system-packages "moto[server]<5.2" waitress   # 5.2.x: below
     python3 benches/fleet_sim.py [--binary target/release/logpack] [--quick] [--work DIR]
 
 1. Deployments: 100 hosts in a scratch directory (in /dev/shm when it exists: the full run's
-   logs are several hundred MB; moto spools its objects there too). Most hosts are small
-   (logv2 JSON mongod logs; some with two mongods, a mongos, an agent log directory, rotated
-   and .gz siblings; some of random base64 text that deflate barely shrinks), all under 5 MiB
-   compressed; 3 are large, each over 20 MiB compressed, and 2 medium (about 7 MiB). 3 hosts
+   logs are about 830 MB; moto spools its objects there too). Every log is logv2 JSON cut
+   from one pool of varied mongod lines (connections, client metadata, slow queries with
+   their filters and sessions, checkpoints, heartbeats) that deflates to about a sixth, less
+   than any mongod log of the corpus. Most hosts are small (some with two mongods, a mongos,
+   an agent log directory, rotated and .gz siblings), all under 5 MiB compressed; 3 are large, each over 20 MiB compressed, and 2 medium (about 7 MiB). 3 hosts
    fail (a mongod log directory that does not exist; a mongod log that is a directory; an
    agent log directory that does not exist beside a good mongod): their put exits 3. 2 hosts
    never report.
@@ -29,8 +30,8 @@ against the targets of the fleet issue.
    names the 100 hosts, the 3 failing hosts' failed children, the 2 missing hosts' children
    FAILURE ("did not report"), and every other child SUCCESS.
 5. Targets: the coordinator's traffic (bytesDownloaded + bytesUploaded) <= 2 x the small
-   hosts' fragments + the records and manifests + the composed archive's final fragment and
-   index + its listings; its CPU <= 0.02 x the hosts' CPU; its peak RSS <= 64 MiB.
+   hosts' fragments + the records and the archives' tails (their manifests) + the composed
+   archive's final fragment and index + its listings; its CPU <= 0.02 x the hosts' CPU; its peak RSS <= 64 MiB.
 
 --quick (CI: well under 5 minutes on 2 cores with a release binary) keeps 100 hosts, 3
 failing, 2 missing, with lighter ones: 2 large hosts just over 5 MiB (the third is small), no
@@ -47,10 +48,10 @@ import argparse
 import base64
 import gzip
 import hashlib
-import io
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -60,6 +61,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1 << 20
@@ -88,38 +90,105 @@ def log(msg):
 # Content
 
 
-def noisy_text(size, rng):
-    """Legacy-format mongod lines around random base64: deflates to about 70%."""
-    out = io.BytesIO()
-    i = 0
-    while out.tell() < size:
-        body = base64.b64encode(rng.randbytes(300 * 64)).decode()
-        lines = []
-        for k in range(0, len(body), 400):
-            lines.append(f"2026-11-20T10:{i // 60 % 60:02}:{i % 60:02}.{i % 1000:03}+0000 "
-                         f"I NETWORK  [conn{i % 97}] {body[k:k + 400]}\n")
-            i += 1
-        out.write("".join(lines).encode())
-    data = out.getvalue()[:size]
-    return data[:-1] + b"\n"
-
-
-def logv2_text(size, rng, host):
-    """logv2 JSON lines: they deflate to about a tenth."""
-    comps = ["NETWORK", "ACCESS", "COMMAND", "REPL", "STORAGE", "QUERY"]
-    out, n, i = [], 0, 0
+def mongod_pool(rng, size):
+    """Varied logv2 lines as a mongod writes them: connections, client metadata,
+    slow operations with their filters, sessions and timings, checkpoints, heartbeats,
+    authentications."""
+    colls = ["orders", "users", "sessions", "events", "inventory", "audit", "carts", "metrics"]
+    dbs = ["shop", "app", "analytics", "admin", "config"]
+    fields = ["status", "userId", "sku", "createdAt", "region", "score", "tags", "email"]
+    drivers = [("nodejs", "6.8.0"), ("PyMongo", "4.10.1"), ("mongo-go-driver", "v1.17.1"),
+               ("mongo-java-driver|sync", "5.2.0"), ("mongo-csharp-driver", "3.0.0")]
+    users = ["svc-api", "svc-batch", "reporting", "mms-automation", "backup-agent"]
+    out, n = [], 0
+    t = 1763632800.0
+    conn = 1000
     while n < size:
-        line = (f'{{"t":{{"$date":"2026-11-20T{i // 3600 % 24:02}:{i // 60 % 60:02}:'
-                f'{i % 60:02}.{rng.randrange(1000):03}Z"}},"s":"I","c":"{comps[i % 6]}",'
-                f'"id":{22943 + rng.randrange(50)},"ctx":"conn{rng.randrange(500)}",'
-                f'"msg":"Connection accepted","attr":{{"remote":"10.0.{i % 250}.'
-                f'{rng.randrange(250)}:{40000 + rng.randrange(20000)}","host":"{host}",'
-                f'"connectionCount":{i % 800}}}}}\n')
+        t += rng.expovariate(40.0)
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03}+00:00"
+        k = rng.random()
+        ip = f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(256)}:{rng.randrange(32768, 61000)}"
+        if k < 0.22:
+            conn += 1
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"NETWORK",  "id":22943,   "ctx":"listener",'
+                    f'"msg":"Connection accepted","attr":{{"remote":"{ip}","uuid":{{"uuid":{{"$uuid":"{uuid.UUID(int=rng.getrandbits(128), version=4)}"}}}},'
+                    f'"connectionId":{conn},"connectionCount":{rng.randrange(20, 900)}}}}}')
+        elif k < 0.42:
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"NETWORK",  "id":22944,   "ctx":"conn{conn - rng.randrange(300)}",'
+                    f'"msg":"Connection ended","attr":{{"remote":"{ip}","uuid":{{"uuid":{{"$uuid":"{uuid.UUID(int=rng.getrandbits(128), version=4)}"}}}},'
+                    f'"connectionId":{conn - rng.randrange(300)},"connectionCount":{rng.randrange(20, 900)}}}}}')
+        elif k < 0.52:
+            d = rng.choice(drivers)
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"NETWORK",  "id":51800,   "ctx":"conn{conn}",'
+                    f'"msg":"client metadata","attr":{{"remote":"{ip}","client":"conn{conn}","negotiatedCompressors":[],'
+                    f'"doc":{{"driver":{{"name":"{d[0]}","version":"{d[1]}"}},"os":{{"type":"Linux","name":"linux",'
+                    f'"architecture":"x86_64","version":"6.{rng.randrange(1, 12)}.0-{rng.randrange(10, 40)}-generic"}},'
+                    f'"platform":"{rng.choice(["Node.js v20.18.0, LE", "CPython 3.12.7.final.0", "go1.23.2", "Java/Eclipse Adoptium/21.0.5+11-LTS"])}"}}}}}}')
+        elif k < 0.62:
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"ACCESS",   "id":20250,   "ctx":"conn{conn}",'
+                    f'"msg":"Authentication succeeded","attr":{{"mechanism":"SCRAM-SHA-256","speculative":true,'
+                    f'"principalName":"{rng.choice(users)}","authenticationDatabase":"admin","remote":"{ip}",'
+                    f'"extraInfo":{{}}}}}}')
+        elif k < 0.88:
+            db, coll, f1 = rng.choice(dbs), rng.choice(colls), rng.choice(fields)
+            oid = "%024x" % rng.getrandbits(96)
+            lsid = base64.b64encode(rng.randbytes(16)).decode()
+            ms = int(rng.expovariate(1 / 180)) + 100
+            op = rng.choice(["find", "aggregate", "update", "getMore", "count"])
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"COMMAND",  "id":51803,   "ctx":"conn{conn - rng.randrange(200)}",'
+                    f'"msg":"Slow query","attr":{{"type":"command","ns":"{db}.{coll}","appName":"{rng.choice(users)}",'
+                    f'"command":{{"{op}":"{coll}","filter":{{"{f1}":{{"$eq":"{oid}"}},"{rng.choice(fields)}":{{"$gte":{rng.randrange(10**6)}}}}},'
+                    f'"limit":{rng.choice([1, 20, 100, 500])},"lsid":{{"id":{{"$uuid":"{uuid.UUID(int=rng.getrandbits(128), version=4)}"}}}},'
+                    f'"$clusterTime":{{"clusterTime":{{"$timestamp":{{"t":{int(t)},"i":{rng.randrange(1, 40)}}}}},'
+                    f'"signature":{{"hash":{{"$binary":{{"base64":"{lsid}","subType":"0"}}}},"keyId":{7300000000000000000 + rng.getrandbits(40)}}}}},'
+                    f'"$db":"{db}"}},"planSummary":"{rng.choice(["COLLSCAN", "IXSCAN { " + f1 + ": 1 }", "IDHACK"])}",'
+                    f'"keysExamined":{rng.randrange(10**5)},"docsExamined":{rng.randrange(10**6)},"nreturned":{rng.randrange(500)},'
+                    f'"queryHash":"{rng.getrandbits(32):08X}","planCacheKey":"{rng.getrandbits(32):08X}",'
+                    f'"numYields":{rng.randrange(300)},"reslen":{rng.randrange(100, 16000)},'
+                    f'"locks":{{"Global":{{"acquireCount":{{"r":{rng.randrange(1, 400)}}}}}}},'
+                    f'"storage":{{"data":{{"bytesRead":{rng.randrange(10**8)},"timeReadingMicros":{rng.randrange(10**6)}}}}},'
+                    f'"remote":"{ip}","protocol":"op_msg","durationMillis":{ms}}}}}')
+        elif k < 0.95:
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"WTCHKPT",  "id":22430,   "ctx":"Checkpointer",'
+                    f'"msg":"WiredTiger message","attr":{{"message":{{"ts_sec":{int(t)},"ts_usec":{rng.randrange(10**6)},'
+                    f'"thread":"{rng.randrange(1000, 9999)}:0x7f{rng.getrandbits(40):010x}","session_name":"WT_SESSION.checkpoint",'
+                    f'"category":"WT_VERB_CHECKPOINT_PROGRESS","category_id":6,"verbose_level":"DEBUG_1","verbose_level_id":1,'
+                    f'"msg":"saving checkpoint snapshot min: {rng.randrange(10**6)}, snapshot max: {rng.randrange(10**6)} snapshot count: 0, '
+                    f'oldest timestamp: ({int(t) - 300}, {rng.randrange(100)}) , meta checkpoint timestamp: ({int(t)}, {rng.randrange(100)}) '
+                    f'base write gen: {rng.randrange(10**7)}"}}}}}}')
+        else:
+            line = (f'{{"t":{{"$date":"{ts}"}},"s":"I",  "c":"REPL_HB",  "id":23974,   "ctx":"ReplCoord-{rng.randrange(30)}",'
+                    f'"msg":"Heartbeat failed after max retries","attr":{{"target":"peer-{rng.randrange(9)}.sim.example.net:27017",'
+                    f'"maxHeartbeatRetries":2,"error":{{"code":6,"codeName":"HostUnreachable","errmsg":"Error connecting to '
+                    f'{ip}: Connection refused"}}}}}}')
+        line += "\n"
         out.append(line)
         n += len(line)
-        i += 1
-    data = "".join(out).encode()[:size]
-    return data[:-1] + b"\n"
+    return "".join(out).encode()
+
+
+class Text:
+    """Log files cut from one pool of mongod lines (a few MiB, so that a file is not one
+    repeated block within deflate's 32 KiB window): line-aligned runs from random places.
+    The pool deflates to about a sixth (gzip -6), less than any mongod log of the corpus
+    (8x to 48x): a conservative stand-in for how much of a host's compression CPU turns
+    into bytes the coordinator moves."""
+
+    def __init__(self, rng, pool_bytes=6 * MIB):
+        self.rng = rng
+        self.pool = mongod_pool(rng, pool_bytes)
+        self.starts = [0] + [m.end() for m in re.finditer(b"\n", self.pool)][:-1]
+
+    def __call__(self, size):
+        rng, pool, out, n = self.rng, self.pool, [], 0
+        while n < size:
+            a = self.starts[rng.randrange(len(self.starts))]
+            b = pool.find(b"\n", min(len(pool) - 1, a + rng.randrange(64 << 10, 1 << 20))) + 1
+            run = pool[a:b or len(pool)][:size - n]
+            out.append(run)
+            n += len(run)
+        data = b"".join(out)
+        return data[:-1] + b"\n"
 
 
 class Deployment:
@@ -153,6 +222,7 @@ class Deployment:
 
     def build(self):
         rng, quick = self.rng, self.quick
+        text = Text(rng)
         for i in range(HOSTS):
             host = f"host-{i:03}.sim.example.net"
             hdir = f"hosts/{host}"
@@ -175,37 +245,32 @@ class Deployment:
                     procs.append({"type": "mongod", "replicaSet": "rs1", "port": 27017,
                                   "logPath": path})
                 else:
-                    procs.append(self.mongod(host, hdir, 27017,
-                                             logv2_text(50_000, rng, host), rs="rs1"))
+                    procs.append(self.mongod(host, hdir, 27017, text(50_000), rs="rs1"))
                     entry["agentLogDir"] = self.abs(f"{hdir}/no-agent")
             elif (i in LARGE and not (quick and i == LARGE[-1])) or (i in MEDIUM and not quick):
                 kind = "large" if i in LARGE else "medium"
-                # Deflate leaves ~68% of noisy text: > 20 MiB, ~7 MiB, or (quick) > 5 MiB.
-                size = 8.5 * MIB if quick else (33 * MIB if kind == "large" else 10.5 * MIB)
-                procs.append(self.mongod(host, hdir, 27017, noisy_text(int(size), rng)))
+                # Deflate leaves ~17%: > 20 MiB, ~7 MiB, or (quick) > 5 MiB.
+                size = 36 * MIB if quick else (140 * MIB if kind == "large" else 42 * MIB)
+                procs.append(self.mongod(host, hdir, 27017, text(int(size))))
             else:
                 kind = "small"
                 scale = 1 if quick else 6
-                if i % 7 == 3:
-                    text = noisy_text(rng.randrange(100_000, 500_000) * scale, rng)
-                else:
-                    text = logv2_text(rng.randrange(20_000, 1_000_000) * scale, rng, host)
+                main = text(rng.randrange(20_000, 1_000_000) * scale)
                 siblings = []
                 if i % 5 == 0:
-                    old = logv2_text(rng.randrange(10_000, 200_000) * scale, rng, host)
+                    old = text(rng.randrange(10_000, 200_000) * scale)
                     siblings.append(("mongod.log.2026-11-19T00-00-00", old))
                 if i % 10 == 0:
                     siblings.append(("mongod.log.2026-11-18T00-00-00.gz",
-                                     gzip.compress(logv2_text(100_000, rng, host), 6)))
-                procs.append(self.mongod(host, hdir, 27017, text, siblings=siblings))
+                                     gzip.compress(text(100_000), 6)))
+                procs.append(self.mongod(host, hdir, 27017, main, siblings=siblings))
                 if i % 3 == 0:
                     procs.append(self.mongod(host, hdir, 27018,
-                                             logv2_text(rng.randrange(10_000, 300_000), rng,
-                                                        host)))
+                                             text(rng.randrange(10_000, 300_000))))
                 if i % 9 == 0:
                     logp = f"{hdir}/mongos/mongos.log"
                     self.sources[f"{host}/mongos/27016/mongos.log"] = self.write(
-                        logp, logv2_text(rng.randrange(10_000, 200_000), rng, host))
+                        logp, text(rng.randrange(10_000, 200_000)))
                     procs.append({"type": "mongos", "port": 27016, "logPath": self.abs(logp)})
                 if i % 4 == 1:
                     agent = f"{hdir}/agent"
@@ -213,7 +278,7 @@ class Deployment:
                                  "monitoring-agent.log"):
                         self.sources[f"{host}/automation_agent/{name}"] = self.write(
                             f"{agent}/{name}",
-                            logv2_text(rng.randrange(5_000, 100_000), rng, host))
+                            text(rng.randrange(5_000, 100_000)))
                     entry["agentLogDir"] = self.abs(agent)
             self.kind[host] = kind
             self.hosts.append(entry)
@@ -235,17 +300,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+# moto's S3 served by waitress: HTTP/1.1 connections kept alive, as S3 keeps them. moto's own
+# server (werkzeug's development server) answers every request with `Connection: close`, so
+# that each request of the coordinator also pays a TCP connect and close on loopback (about a
+# third more CPU per small request, measured), a cost of the test server, not of S3.
+WAITRESS = """
+import sys
+from moto.server import DomainDispatcherApplication, create_backend_app
+from waitress import serve
+serve(DomainDispatcherApplication(create_backend_app), host="127.0.0.1", port=int(sys.argv[1]),
+      threads=8, _quiet=True)
+"""
+
+
 class Moto:
     """moto in server mode on a free loopback port, and a boto3 client of it."""
 
-    def __init__(self, work):
+    def __init__(self, work, server):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(work, "moto.log"), "wb")
         env = dict(os.environ, TMPDIR=work)   # moto spools large objects to TMPDIR
+        if server == "waitress":
+            argv = [sys.executable, "-c", WAITRESS, str(self.port)]
+        else:
+            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         deadline = time.time() + 60
         while True:
             if self.proc.poll() is not None:
@@ -444,6 +525,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--pool", type=int, default=8, help="puts at a time (default 8)")
     ap.add_argument("--wait", type=int, default=3, help="compose --wait (default 3)")
+    ap.add_argument("--store-server", choices=("waitress", "moto"), default="waitress",
+                    help="what serves moto's S3: waitress (connections kept alive, as S3 "
+                         "does; the default) or moto's own server (a connection per request)")
     ap.add_argument("--targets-advisory", action="store_true",
                     help="report missed targets, but exit 1 only when a check fails")
     args = ap.parse_args()
@@ -452,10 +536,11 @@ def main():
         log(f"fleet_sim: {binary}: not an executable (cargo build --release)")
         return 2
     import importlib.util
-    for module in ("boto3", "moto", "flask"):   # flask: moto[server]
+    modules = ("boto3", "moto", "flask") + (("waitress",) if args.store_server == "waitress" else ())
+    for module in modules:   # flask: moto[server]
         if importlib.util.find_spec(module) is None:
             log(f"fleet_sim: no Python module {module}: python3 -m pip install "
-                "--break-system-packages \"moto[server]<5.2\"")
+                "--break-system-packages \"moto[server]<5.2\" waitress")
             return 2
     for tool in ("gzip", "tar"):
         if shutil.which(tool) is None:
@@ -469,7 +554,7 @@ def main():
     work = tempfile.mkdtemp(prefix="logpack-fleet-sim-", dir=base)
     store = None
     try:
-        store = Moto(work)
+        store = Moto(work, args.store_server)
         return simulate(args, binary, work, store)
     except SimError as e:
         log(f"fleet_sim: FAILED: {e}")
@@ -573,17 +658,19 @@ def simulate(args, binary, work, moto):
     for b in (SRC, OUT):
         open_uploads = moto.s3.list_multipart_uploads(Bucket=b).get("Uploads", [])
         check(not open_uploads, f"uploads left open in {b}: {open_uploads}")
+    # Beside the small hosts' fragments the coordinator reads each host's record and its
+    # archive's tail: the final fragment (the host's manifest) and the gzip trailer.
     meta = 0
     for h in reporting:
-        meta += moto.size(SRC, f"{PREFIX}/hosts/{h}.json")
-        meta += moto.size(SRC, f"{PREFIX}/hosts/{h}.manifest.json")
+        record = moto.get(SRC, f"{PREFIX}/hosts/{h}.json")
+        meta += len(record) + json.loads(record)["index"]["final"]["length"] + 8
     polls = args.wait + 2
     listing = polls * 3 * len(reporting) * (len(f"{PREFIX}/hosts/") + 40 + 300)
     # What the coordinator fetched beyond the small hosts' fragments, the records, the
-    # manifests and its listings can only be large hosts' bytes.
+    # archives' tails and its listings can only be large hosts' bytes.
     check(report["bytesDownloaded"] <= small_bytes + meta + listing,
           f"bytesDownloaded {report['bytesDownloaded']} > small hosts' fragments {small_bytes} "
-          f"+ records and manifests {meta} + listings {listing}: large hosts' bytes came through")
+          f"+ records and tails {meta} + listings {listing}: large hosts' bytes came through")
 
     # The object, read back by every reader at hand.
     t = time.monotonic()
@@ -702,7 +789,7 @@ def simulate(args, binary, work, moto):
         ("large hosts (copied by the store)", f"{len(large_hosts)}: "
          + ", ".join(f"{frag[h] / MIB:.1f}" for h in large_hosts) + " MiB"),
         ("small hosts' fragments", f"{len(small_hosts)} hosts, {small_bytes / MIB:.2f} MiB"),
-        ("records + host manifests", f"{meta / 1024:.0f} KiB"),
+        ("records + archive tails (manifests)", f"{meta / 1024:.0f} KiB"),
         ("puts: wall / CPU (sum)",
          f"{puts_secs:.1f} s / {hosts_cpu:.2f} s ({args.pool} at a time, --threads 1)"),
         ("compose: wall (incl. --wait) / CPU",

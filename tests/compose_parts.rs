@@ -46,11 +46,25 @@ struct Composed {
 }
 
 fn compose(archives: &[PathBuf], missing: &[ChildSummary], min_part: u64) -> Composed {
-    let stored: Vec<StoredArchive> = archives
+    compose_stored(archives, stored_of(archives), missing, min_part).unwrap()
+}
+
+fn stored_of(archives: &[PathBuf]) -> Vec<StoredArchive> {
+    archives
         .iter()
         .map(|p| StoredArchive::read(p).unwrap())
-        .collect();
-    let template: Manifest<ChildSummary> = serde_json::from_slice(&stored[0].manifest).unwrap();
+        .collect()
+}
+
+fn compose_stored(
+    archives: &[PathBuf],
+    stored: Vec<StoredArchive>,
+    missing: &[ChildSummary],
+    min_part: u64,
+) -> logpack::Result<Composed> {
+    let template: Manifest<ChildSummary> =
+        serde_json::from_slice(&StoredArchive::read(&archives[0]).unwrap().manifest.unwrap())
+            .unwrap();
     let files: Vec<fs::File> = archives
         .iter()
         .map(|p| fs::File::open(p).unwrap())
@@ -80,15 +94,15 @@ fn compose(archives: &[PathBuf], missing: &[ChildSummary], min_part: u64) -> Com
         }
         Ok(())
     };
-    let c = compose_parts(&stored, missing, &template, min_part, &mut fetch, &mut emit).unwrap();
+    let c = compose_parts(&stored, missing, &template, min_part, &mut fetch, &mut emit)?;
     assert_eq!(c.fetched, fetched_by_callback);
-    Composed {
+    Ok(Composed {
         object,
         parts,
         fetched: c.fetched,
         copied: c.copied,
         manifest: c.manifest,
-    }
+    })
 }
 
 /// Every part but the last reaches the minimum.
@@ -241,4 +255,74 @@ fn children_bytes(p: &Path) -> u64 {
 /// Bytes after an archive's children: final fragment, trailer, index.
 fn tail_of(p: &Path) -> u64 {
     fs::metadata(p).unwrap().len() - 10 - children_bytes(p)
+}
+
+/// Without its manifest, a small archive is fetched in one range through
+/// its gzip trailer: the manifest comes from its final fragment and the
+/// trailer checks its index. A large one cannot come without it.
+#[test]
+fn small_archives_without_their_manifest_are_fetched_through_the_trailer() {
+    let t = Tree::new();
+    const MIN: u64 = 256 << 10;
+    let archives = vec![
+        host_archive(&t, "big.example.net", 6 << 20, 1),
+        host_archive(&t, "small0.example.net", 300_000, 2),
+        host_archive(&t, "small1.example.net", 100_000, 3),
+    ];
+    let without = |lie: &dyn Fn(&mut StoredArchive)| {
+        let mut stored = stored_of(&archives);
+        for a in &mut stored[1..] {
+            a.manifest = None;
+        }
+        lie(&mut stored[2]);
+        compose_stored(&archives, stored, &[], MIN)
+    };
+    let c = without(&|_| ()).unwrap();
+    let tails: u64 = stored_of(&archives)[1..]
+        .iter()
+        .map(|a| a.index.last.length + 8)
+        .sum();
+    let small: u64 = archives[1..].iter().map(|p| children_bytes(p)).sum();
+    assert_eq!(c.fetched, small + tails);
+    let entries = check_object(&t, &c, &archives, "tails.tar.gz");
+    let manifest = manifest_of(&entries);
+    let paths: Vec<&str> = manifest["childJobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "big.example.net/rs0/27017",
+            "small0.example.net/rs0/27017",
+            "small1.example.net/rs0/27017"
+        ]
+    );
+    // Every child's files, as each host's manifest lists them.
+    assert!(manifest["childJobs"][2]["files"].as_array().unwrap().len() == 1);
+
+    // An index that is not the archive's: a CRC-32, or a size.
+    let crc = |a: &mut StoredArchive| {
+        let c = a.index.children[0].crc32.as_mut().unwrap();
+        *c ^= 1;
+    };
+    let size = |a: &mut StoredArchive| a.index.children[0].size += 512;
+    for (what, lie) in [
+        ("crc", &crc as &dyn Fn(&mut StoredArchive)),
+        ("size", &size),
+    ] {
+        let e = without(lie).err().unwrap_or_else(|| panic!("{what}: composed"));
+        let text = e.to_string();
+        assert!(
+            text.contains("small1.example.net.tar.gz") && text.contains("trailer"),
+            "{what}: {text}"
+        );
+    }
+    // A large archive without its manifest.
+    let mut stored = stored_of(&archives);
+    stored[0].manifest = None;
+    let e = compose_stored(&archives, stored, &[], MIN).err().unwrap();
+    assert!(e.to_string().contains("big.example.net.tar.gz"), "{e}");
 }

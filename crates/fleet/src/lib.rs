@@ -71,28 +71,6 @@ pub struct HostRecord {
     pub status: Status,
     /// The archive's index.
     pub index: Index,
-    /// The archive's `manifest.json` (also uploaded beside it, for people):
-    /// in the record, the coordinator needs one request per host, not two.
-    pub manifest: String,
-}
-
-/// Checks the 8 bytes after an archive's final fragment against its index:
-/// the CRC-32 and size of all its fragments combined.
-fn check_trailer(index: &Index, trailer: &[u8]) -> Result<(), String> {
-    let mut crc = crc32fast::Hasher::new();
-    let mut size = 0u64;
-    for f in index.children.iter().chain([&index.last]) {
-        let c = f
-            .crc32
-            .ok_or_else(|| "the index has a fragment without a CRC-32".to_string())?;
-        crc.combine(&crc32fast::Hasher::new_with_initial_len(c, f.size));
-        size += f.size;
-    }
-    let want = [crc.finalize().to_le_bytes(), (size as u32).to_le_bytes()].concat();
-    if trailer != want.as_slice() {
-        return Err("its index does not match the archive's gzip trailer (CRC-32 and size)".into());
-    }
-    Ok(())
 }
 
 /// The keys of one host's objects under the job's prefix.
@@ -188,8 +166,8 @@ pub fn put(
     s3.block_on(async {
         // The record goes last: its presence says the rest is complete.
         let archive_etag = s3.put_file(&store.bucket, &archive_key, &local).await?;
-        s3.put_bytes(&store.bucket, &manifest_key, stored.manifest.clone())
-            .await?;
+        let manifest = stored.manifest.clone().unwrap_or_default();
+        s3.put_bytes(&store.bucket, &manifest_key, manifest).await?;
         let record = HostRecord {
             hostname: host.to_string(),
             archive: archive_key.clone(),
@@ -197,7 +175,6 @@ pub fn put(
             archive_etag,
             status,
             index: stored.index.clone(),
-            manifest: String::from_utf8_lossy(&stored.manifest).into_owned(),
         };
         let json = serde_json::to_vec(&record).map_err(fatal)?;
         s3.put_bytes(&store.bucket, &record_key, json).await
@@ -288,24 +265,30 @@ pub fn compose(
                 record.archive, record.hostname
             )));
         }
-        // The gzip trailer after the final fragment must be what the
-        // index's CRCs and sizes combine to: an index that does not
-        // describe the archive (a lie, or another version) is refused.
-        let last_end = record.index.last.offset + record.index.last.length;
-        let trailer = s3.block_on(s3.get(
-            &store.bucket,
-            &archive_key,
-            Some((last_end, last_end + 8)),
-            record.archive_etag.as_deref(),
-        ))?;
-        downloaded += trailer.len() as u64;
-        check_trailer(&record.index, &trailer).map_err(|e| fatal(format!("{at}: {e}")))?;
-        archive_keys.push((record.archive.clone(), record.archive_etag.clone()));
-        stored.push(StoredArchive {
-            name: format!("s3://{}/{}", store.bucket, record.archive),
-            index: record.index,
-            manifest: record.manifest.into_bytes(),
-        });
+        let name = format!("s3://{}/{}", store.bucket, record.archive);
+        let children: u64 = record.index.children.iter().map(|f| f.length).sum();
+        let archive = if children >= MIN_PART {
+            // Copied by the store: its manifest (and the trailer that
+            // checks its index) are all this process reads of it. A smaller
+            // one's come with its fragments.
+            let tail = s3.block_on(s3.get(
+                &store.bucket,
+                &archive_key,
+                Some(StoredArchive::tail_range(&record.index)),
+                record.archive_etag.as_deref(),
+            ))?;
+            downloaded += tail.len() as u64;
+            StoredArchive::from_tail(name, record.index, &tail)
+                .map_err(|e| fatal(format!("{at}: {e}")))?
+        } else {
+            StoredArchive {
+                name,
+                index: record.index,
+                manifest: None,
+            }
+        };
+        archive_keys.push((record.archive, record.archive_etag));
+        stored.push(archive);
     }
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -227,13 +227,21 @@ impl Store {
             call = call.if_match(e);
         }
         let what = format!("downloading s3://{bucket}/{key}");
-        let out = call.send().await.map_err(|e| s3_error(&what, e))?;
-        let bytes = out
+        let mut out = call.send().await.map_err(|e| s3_error(&what, e))?;
+        // Chunk by chunk into one buffer of the announced size: collecting
+        // into the SDK's segments, then joining them, copies every byte
+        // twice more.
+        let announced = out.content_length().unwrap_or(0).clamp(0, 64 << 20) as usize;
+        let mut bytes = Vec::with_capacity(announced);
+        while let Some(chunk) = out
             .body
-            .collect()
+            .try_next()
             .await
-            .map_err(|e| FleetError::Fatal(format!("{what}: {e}")))?;
-        Ok(bytes.into_bytes().into())
+            .map_err(|e| FleetError::Fatal(format!("{what}: {e}")))?
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// The keys under `prefix`, and the bytes of the listing's answers

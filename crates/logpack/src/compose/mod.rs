@@ -184,9 +184,19 @@ fn read_manifest<T>(
             end: last.end(),
         },
     );
-    let decoded: Box<dyn Read + '_> = match located.format {
-        Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(range)),
-        _ => Box::new(zstd::stream::read::Decoder::with_buffer(range)?),
+    manifest_in(located.format, range, read)
+}
+
+/// Streams the `manifest.json` body from `fragment`, the compressed bytes
+/// of an archive's final fragment, into `read`.
+pub(crate) fn manifest_in<T>(
+    format: Format,
+    fragment: impl io::BufRead,
+    read: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+) -> io::Result<T> {
+    let decoded: Box<dyn Read + '_> = match format {
+        Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(fragment)),
+        _ => Box::new(zstd::stream::read::Decoder::with_buffer(fragment)?),
     };
     let mut tar = tar::Archive::new(decoded);
     let mut entries = tar.entries()?;

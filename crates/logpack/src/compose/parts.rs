@@ -27,15 +27,21 @@ use crate::archive::{ArchiveWriter, Finish, Format};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, MANIFEST_NAME};
 
-/// One archive kept in a store: its index, and its `manifest.json` text.
+/// One archive kept in a store: its index, and its `manifest.json` text
+/// when the caller has it.
 #[derive(Debug, Clone)]
 pub struct StoredArchive {
     /// How errors name it (its key in the store).
     pub name: String,
     /// Its index (PRODUCT.md §8).
     pub index: Index,
-    /// Its `manifest.json`, as written in it.
-    pub manifest: Vec<u8>,
+    /// Its `manifest.json`, as written in it. An archive whose children's
+    /// fragments reach the part minimum must have it (its bytes are never
+    /// fetched: see [`StoredArchive::from_tail`]). Without it, a smaller
+    /// archive's final fragment and gzip trailer are fetched with its
+    /// children's fragments, the trailer checked against the index and the
+    /// manifest read from the final fragment: one request per archive.
+    pub manifest: Option<Vec<u8>>,
 }
 
 impl StoredArchive {
@@ -55,9 +61,65 @@ impl StoredArchive {
         Ok(StoredArchive {
             name: path.display().to_string(),
             index: source.located.index.clone(),
-            manifest,
+            manifest: Some(manifest),
         })
     }
+
+    /// The range of a stored tar.gz that [`StoredArchive::from_tail`]
+    /// needs: its final fragment and its gzip trailer.
+    pub fn tail_range(index: &Index) -> (u64, u64) {
+        (index.last.offset, index.last.end() + 8)
+    }
+
+    /// An archive known by its index and the bytes of its
+    /// [`tail_range`](StoredArchive::tail_range): the trailer must be what
+    /// the index's CRCs and sizes combine to (an index that does not
+    /// describe the archive, a lie or another version, is refused), and
+    /// the manifest is read from the final fragment.
+    pub fn from_tail(name: String, index: Index, tail: &[u8]) -> Result<StoredArchive> {
+        let manifest = manifest_from_tail(&index, tail).map_err(|message| Error::BadArchive {
+            path: name.clone().into(),
+            message,
+        })?;
+        Ok(StoredArchive {
+            name,
+            index,
+            manifest: Some(manifest),
+        })
+    }
+}
+
+/// Checks the gzip trailer at the end of `tail` (an archive's final
+/// fragment and trailer) against `index`; returns the manifest's text.
+fn manifest_from_tail(index: &Index, tail: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let (a, b) = StoredArchive::tail_range(index);
+    if tail.len() as u64 != b - a {
+        return Err(format!(
+            "{} bytes for a final fragment and trailer of {}",
+            tail.len(),
+            b - a
+        ));
+    }
+    let (fragment, trailer) = tail.split_at(tail.len() - 8);
+    let mut crc = crc32fast::Hasher::new();
+    let mut size = 0u64;
+    for f in index.children.iter().chain([&index.last]) {
+        let c = f
+            .crc32
+            .ok_or_else(|| "index: a fragment has no CRC-32".to_string())?;
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(c, f.size));
+        size += f.size;
+    }
+    let want = [crc.finalize().to_le_bytes(), (size as u32).to_le_bytes()].concat();
+    if trailer != want.as_slice() {
+        return Err("its index does not match its gzip trailer (CRC-32 and size)".into());
+    }
+    super::manifest_in(Format::TarGz, fragment, |body| {
+        let mut text = Vec::new();
+        io::Read::read_to_end(body, &mut text)?;
+        Ok(text)
+    })
+    .map_err(|e| format!("{MANIFEST_NAME}: {e}"))
 }
 
 /// A part of the composed object, in upload order.
@@ -94,45 +156,54 @@ struct Span {
     source: usize,
     start: u64,
     end: u64,
-    manifest: Manifest<ChildSummary>,
+}
+
+fn bad(a: &StoredArchive, message: String) -> Error {
+    Error::BadArchive {
+        path: a.name.clone().into(),
+        message,
+    }
 }
 
 fn span(source: usize, a: &StoredArchive) -> Result<Span> {
-    let bad = |m: String| Error::BadArchive {
-        path: a.name.clone().into(),
-        message: m,
-    };
     if a.index.format != Format::TarGz.extension() {
-        return Err(bad(format!(
-            "it is {}; archives are composed in a store as tar.gz only",
-            a.index.format
-        )));
+        return Err(bad(
+            a,
+            format!(
+                "it is {}; archives are composed in a store as tar.gz only",
+                a.index.format
+            ),
+        ));
     }
-    let manifest: Manifest<ChildSummary> =
-        serde_json::from_slice(&a.manifest).map_err(|e| bad(format!("{MANIFEST_NAME}: {e}")))?;
-    super::children_match(&manifest, &a.index).map_err(bad)?;
     let start = crate::pgzip::GZIP_HEADER_LEN;
     let mut end = start;
     for f in &a.index.children {
         if f.offset != end || f.crc32.is_none() {
-            return Err(bad(format!(
-                "index: the fragment of {} does not follow the one before it",
-                f.path.as_deref().unwrap_or("?")
-            )));
+            return Err(bad(
+                a,
+                format!(
+                    "index: the fragment of {} does not follow the one before it",
+                    f.path.as_deref().unwrap_or("?")
+                ),
+            ));
         }
         end = f.end();
     }
-    if a.index.last.offset != end {
+    if a.index.last.offset != end || a.index.last.crc32.is_none() {
         return Err(bad(
+            a,
             "index: the final fragment does not follow the children".into(),
         ));
     }
-    Ok(Span {
-        source,
-        start,
-        end,
-        manifest,
-    })
+    Ok(Span { source, start, end })
+}
+
+/// An archive's manifest text, parsed and checked against its index.
+fn parse_manifest(a: &StoredArchive, text: &[u8]) -> Result<Manifest<ChildSummary>> {
+    let manifest: Manifest<ChildSummary> =
+        serde_json::from_slice(text).map_err(|e| bad(a, format!("{MANIFEST_NAME}: {e}")))?;
+    super::children_match(&manifest, &a.index).map_err(|m| bad(a, m))?;
+    Ok(manifest)
 }
 
 /// Collects what the archive writer writes into parts of at least
@@ -176,7 +247,8 @@ impl Write for PartSink<'_> {
 /// of hosts that failed or never reported, recorded as they are, with no
 /// entries) into one tar.gz, handed to `emit` part by part. `fetch(i, a,
 /// b)` returns bytes `a..b` of stored archive `i`; it is called only for
-/// archives whose children's fragments are under `min_part` bytes.
+/// archives whose children's fragments are under `min_part` bytes, once
+/// each (through the trailer when the archive comes without its manifest).
 /// `template` gives the request's fields for the manifest.
 pub fn compose_parts(
     stored: &[StoredArchive],
@@ -195,50 +267,57 @@ pub fn compose_parts(
         spans.iter().partition(|s| s.end - s.start >= min_part);
     large.sort_by_key(|s| s.source);
     // The agent types of a host share a directory: a path may repeat within
-    // one archive, never across two.
+    // one archive, never across two. The index names every child (and
+    // each manifest is checked against its index).
     let mut owner = std::collections::HashMap::new();
     let listed = spans
         .iter()
         .flat_map(|s| {
-            s.manifest
-                .child_jobs
+            stored[s.source]
+                .index
+                .children
                 .iter()
-                .map(move |c| (Some(s.source), c))
+                .map(move |f| (Some(s.source), f.path.as_deref().unwrap_or_default()))
         })
-        .chain(missing.iter().map(|c| (None, c)));
-    for (source, c) in listed {
-        if let Some(other) = owner.insert(c.path.as_str(), source) {
+        .chain(missing.iter().map(|c| (None, c.path.as_str())));
+    for (source, path) in listed {
+        if let Some(other) = owner.insert(path, source) {
             if other != source {
                 return Err(Error::invalid(
                     "childJobs",
-                    format!("{} is in two of the archives", c.path),
+                    format!("{path} is in two of the archives"),
                 ));
             }
         }
     }
-
-    let order: Vec<&Span> = large.iter().chain(small.iter()).copied().collect();
-    let now = Timestamp::now();
-    let children: Vec<ChildSummary> = order
-        .iter()
-        .flat_map(|s| s.manifest.child_jobs.iter().cloned())
-        .chain(missing.iter().cloned())
-        .collect();
-    let manifests: Vec<&Manifest<ChildSummary>> = order.iter().map(|s| &s.manifest).collect();
-    let head = composed_head(template, &manifests, &children, now);
+    // The manifests in hand now; the others come with their bytes.
+    let mut texts: Vec<Option<Vec<u8>>> = stored.iter().map(|a| a.manifest.clone()).collect();
+    for s in &large {
+        if texts[s.source].is_none() {
+            return Err(bad(
+                &stored[s.source],
+                "its fragments are copied by the store: its manifest is needed".into(),
+            ));
+        }
+    }
 
     let output = |e: io::Error| Error::Output {
         target: "<parts>".into(),
         source: e,
     };
+    let min_part = min_part.max(1) as usize;
     let mut sink = PartSink {
-        buf: Vec::new(),
-        min_part: min_part.max(1) as usize,
+        buf: Vec::with_capacity(min_part + (64 << 10)),
+        min_part,
         standing_in: false,
         made: 0,
         emit,
     };
     let (mut copied, mut fetched) = (0u64, 0u64);
+    let now = Timestamp::now();
+    let order: Vec<&Span> = large.iter().chain(small.iter()).copied().collect();
+    let head;
+    let children: Vec<ChildSummary>;
     {
         let mut archive = ArchiveWriter::new(&mut sink, Format::TarGz, 6, 1, None, Finish::Archive)
             .map_err(output)?;
@@ -262,31 +341,40 @@ pub fn compose_parts(
             .map_err(output)?;
         }
         for s in &small {
-            let bytes = if s.end > s.start {
-                fetch(s.source, s.start, s.end).map_err(output)?
+            let a = &stored[s.source];
+            let end = match texts[s.source] {
+                Some(_) => s.end,
+                None => StoredArchive::tail_range(&a.index).1,
+            };
+            let bytes = if end > s.start {
+                fetch(s.source, s.start, end).map_err(output)?
             } else {
                 Vec::new()
             };
-            if bytes.len() as u64 != s.end - s.start {
-                return Err(Error::BadArchive {
-                    path: stored[s.source].name.clone().into(),
-                    message: format!("{} bytes fetched of {}..{}", bytes.len(), s.start, s.end),
-                });
+            if bytes.len() as u64 != end - s.start {
+                return Err(bad(
+                    a,
+                    format!("{} bytes fetched of {}..{end}", bytes.len(), s.start),
+                ));
             }
             fetched += bytes.len() as u64;
-            for f in &stored[s.source].index.children {
+            let (fragments, tail) = bytes.split_at((s.end - s.start) as usize);
+            if texts[s.source].is_none() {
+                texts[s.source] = Some(manifest_from_tail(&a.index, tail).map_err(|m| bad(a, m))?);
+            }
+            for f in &a.index.children {
                 let at = (f.offset - s.start) as usize;
-                let mut range = &bytes[at..at + f.length as usize];
+                let mut range = &fragments[at..at + f.length as usize];
                 // A child's fragment ends with a sync flush: one that does
                 // not is not what the index says.
                 if f.length > 0 && !range.ends_with(&[0, 0, 0xff, 0xff]) {
-                    return Err(Error::BadArchive {
-                        path: stored[s.source].name.clone().into(),
-                        message: format!(
+                    return Err(bad(
+                        a,
+                        format!(
                             "index: the fragment of {} does not end with a sync flush",
                             f.path.as_deref().unwrap_or("?")
                         ),
-                    });
+                    ));
                 }
                 archive.append_fragment(&mut range, f).map_err(output)?;
             }
@@ -294,10 +382,30 @@ pub fn compose_parts(
         for c in missing {
             archive.cut(&c.path).map_err(output)?;
         }
+        let texts: Vec<&[u8]> = order
+            .iter()
+            .map(|s| texts[s.source].as_deref().unwrap_or_default())
+            .collect();
+        let manifests: Vec<Manifest<ChildSummary>> = order
+            .iter()
+            .zip(&texts)
+            .map(|(s, text)| parse_manifest(&stored[s.source], text))
+            .collect::<Result<_>>()?;
+        children = manifests
+            .iter()
+            .flat_map(|m| m.child_jobs.iter().cloned())
+            .chain(missing.iter().cloned())
+            .collect();
+        head = composed_head(
+            template,
+            &manifests.iter().collect::<Vec<_>>(),
+            &children,
+            now,
+        );
         let mtime = now.as_second().max(0) as u64;
         archive
             .append_streamed(MANIFEST_NAME, mtime, |w| {
-                write_manifest(&head, &order, stored, missing, w)
+                write_manifest(&head, &texts, missing, w)
             })
             .map_err(output)?;
         archive.finish().map_err(output)?;
@@ -316,17 +424,17 @@ pub fn compose_parts(
 }
 
 /// The composed manifest: `head`, then each archive's children copied from
-/// its manifest text (files and all), then the missing children.
+/// its manifest text (files and all, in archive order), then the missing
+/// children.
 fn write_manifest(
     head: &Manifest<ChildSummary>,
-    order: &[&Span],
-    stored: &[StoredArchive],
+    texts: &[&[u8]],
     missing: &[ChildSummary],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write_composed_manifest(head, out, &mut |out, any| {
-        for s in order {
-            let mut text = &stored[s.source].manifest[..];
+        for text in texts {
+            let mut text = *text;
             copy_child_jobs(&mut text, out, any, &mut |_, _| Ok(false))?;
         }
         for c in missing {
