@@ -1223,12 +1223,13 @@ fn fleet(command: FleetCommand) -> u8 {
                 let request = logpack_fleet::read_request(&request)?;
                 let store = Location::parse(&store, true)?;
                 logpack_fleet::put(&request, &host, &store, endpoint.as_deref(), threads)
+                    .map(|r| (r, store.bucket))
             };
             match run() {
-                Ok(r) => {
+                Ok((r, bucket)) => {
                     if !quiet {
                         eprintln!(
-                            "logpack fleet: {host}: uploaded s3://…/{} ({} bytes), status {:?}",
+                            "logpack fleet: {host}: uploaded s3://{bucket}/{} ({} bytes), status {:?}",
                             r.archive, r.archive_bytes, r.status
                         );
                     }

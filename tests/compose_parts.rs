@@ -313,7 +313,9 @@ fn small_archives_without_their_manifest_are_fetched_through_the_trailer() {
         ("crc", &crc as &dyn Fn(&mut StoredArchive)),
         ("size", &size),
     ] {
-        let e = without(lie).err().unwrap_or_else(|| panic!("{what}: composed"));
+        let e = without(lie)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: composed"));
         let text = e.to_string();
         assert!(
             text.contains("small1.example.net.tar.gz") && text.contains("trailer"),

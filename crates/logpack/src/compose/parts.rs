@@ -290,10 +290,20 @@ pub fn compose_parts(
             }
         }
     }
-    // The manifests in hand now; the others come with their bytes.
-    let mut texts: Vec<Option<Vec<u8>>> = stored.iter().map(|a| a.manifest.clone()).collect();
+    // The manifests given are checked now; the others when their bytes
+    // come, before any of them is written.
+    let mut manifests: Vec<Option<Manifest<ChildSummary>>> = stored
+        .iter()
+        .map(|a| {
+            a.manifest
+                .as_deref()
+                .map(|t| parse_manifest(a, t))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let mut fetched_texts: Vec<Option<Vec<u8>>> = vec![None; stored.len()];
     for s in &large {
-        if texts[s.source].is_none() {
+        if manifests[s.source].is_none() {
             return Err(bad(
                 &stored[s.source],
                 "its fragments are copied by the store: its manifest is needed".into(),
@@ -342,7 +352,7 @@ pub fn compose_parts(
         }
         for s in &small {
             let a = &stored[s.source];
-            let end = match texts[s.source] {
+            let end = match a.manifest {
                 Some(_) => s.end,
                 None => StoredArchive::tail_range(&a.index).1,
             };
@@ -359,8 +369,10 @@ pub fn compose_parts(
             }
             fetched += bytes.len() as u64;
             let (fragments, tail) = bytes.split_at((s.end - s.start) as usize);
-            if texts[s.source].is_none() {
-                texts[s.source] = Some(manifest_from_tail(&a.index, tail).map_err(|m| bad(a, m))?);
+            if a.manifest.is_none() {
+                let text = manifest_from_tail(&a.index, tail).map_err(|m| bad(a, m))?;
+                manifests[s.source] = Some(parse_manifest(a, &text)?);
+                fetched_texts[s.source] = Some(text);
             }
             for f in &a.index.children {
                 let at = (f.offset - s.start) as usize;
@@ -384,24 +396,24 @@ pub fn compose_parts(
         }
         let texts: Vec<&[u8]> = order
             .iter()
-            .map(|s| texts[s.source].as_deref().unwrap_or_default())
+            .map(|s| {
+                let given = stored[s.source].manifest.as_deref();
+                given
+                    .or(fetched_texts[s.source].as_deref())
+                    .unwrap_or_default()
+            })
             .collect();
-        let manifests: Vec<Manifest<ChildSummary>> = order
+        let manifests: Vec<&Manifest<ChildSummary>> = order
             .iter()
-            .zip(&texts)
-            .map(|(s, text)| parse_manifest(&stored[s.source], text))
-            .collect::<Result<_>>()?;
+            .map(|s| manifests[s.source].as_ref())
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Corrupt("internal error: a manifest was not read".into()))?;
         children = manifests
             .iter()
             .flat_map(|m| m.child_jobs.iter().cloned())
             .chain(missing.iter().cloned())
             .collect();
-        head = composed_head(
-            template,
-            &manifests.iter().collect::<Vec<_>>(),
-            &children,
-            now,
-        );
+        head = composed_head(template, &manifests, &children, now);
         let mtime = now.as_second().max(0) as u64;
         archive
             .append_streamed(MANIFEST_NAME, mtime, |w| {
