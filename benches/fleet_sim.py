@@ -383,7 +383,9 @@ def run_measured(argv, env, stdout_path):
     The peak RSS is not wait4's ru_maxrss of a child of this process: a child forked (or
     vforked) from Python keeps the high-water mark of Python's own memory across exec. GNU
     time (a small process) runs it when it is installed; otherwise VmHWM in /proc/PID/status,
-    which belongs to the program's own address space, is sampled while it runs.
+    which belongs to the program's own address space, is sampled while it runs. The CPU time
+    is wait4's, in microseconds (GNU time prints hundredths): with GNU time it includes
+    time's own, a millisecond.
     """
     t = time.monotonic()
     gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -417,7 +419,6 @@ def run_measured(argv, env, stdout_path):
                 fields[k] = v
         try:
             hwm = int(fields["Maximum resident set size (kbytes)"]) * 1024
-            cpu = float(fields["User time (seconds)"]) + float(fields["System time (seconds)"])
         except (KeyError, ValueError):
             raise SimError(f"GNU time's report {timing} is not readable")
     return proc.returncode, cpu, hwm, wall

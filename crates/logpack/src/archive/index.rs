@@ -151,6 +151,10 @@ fn write_gz(json: &[u8], crc: u32, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Reads `[at, end)` of a file.
+/// How much of a fragment is read from its file at a time when it is
+/// copied into another archive.
+pub(crate) const FRAGMENT_READ: usize = 256 << 10;
+
 pub(crate) struct RangeReader<'f> {
     pub file: &'f File,
     pub at: u64,

@@ -6,12 +6,10 @@
 //! [`ArchiveWriter::finish`]; an abandoned archive is cut off at the sink so
 //! that no encoder `Drop` can make a failed stream look complete.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::str::FromStr;
 
-use std::io::Read;
-
-use crate::pgzip::{FragmentEnd, ParallelGzWriter, DEFAULT_BLOCK_SIZE};
+use crate::pgzip::{copy_exact, FragmentEnd, ParallelGzWriter, DEFAULT_BLOCK_SIZE};
 
 pub mod index;
 use index::{Fragment, Index, GZIP_HEADER};
@@ -207,17 +205,8 @@ impl<W: Write> Encoder<'_, W> {
     }
 
     /// Copies a whole fragment made elsewhere. Must follow a cut.
-    fn append_fragment(&mut self, src: &mut dyn Read, f: &Fragment) -> io::Result<()> {
-        let copy = |sink: &mut Gate<W>, src: &mut dyn Read| -> io::Result<()> {
-            let copied = io::copy(&mut src.take(f.length), sink)?;
-            if copied != f.length {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("fragment ended after {copied} of {} bytes", f.length),
-                ));
-            }
-            Ok(())
-        };
+    fn append_fragment(&mut self, src: &mut dyn BufRead, f: &Fragment) -> io::Result<()> {
+        let copy = |sink: &mut Gate<W>, src: &mut dyn BufRead| copy_exact(src, f.length, sink);
         match self {
             Encoder::Gz(e) => e.append_fragment(src, f.length, f.crc32.unwrap_or(0), f.size),
             Encoder::Zst(z) => {
@@ -527,7 +516,11 @@ impl<'p, W: Write> ArchiveWriter<'p, W> {
     }
 
     /// Copies a child's whole fragment, made by another run, from `src`.
-    pub fn append_fragment(&mut self, src: &mut dyn Read, fragment: &Fragment) -> io::Result<()> {
+    pub fn append_fragment(
+        &mut self,
+        src: &mut dyn BufRead,
+        fragment: &Fragment,
+    ) -> io::Result<()> {
         if self.open.is_some() {
             return Err(io::Error::other("a fragment cannot start inside an entry"));
         }

@@ -466,11 +466,14 @@ fn copy_fragment<W: Write>(
     f: &Fragment,
     archive: &mut ArchiveWriter<'_, W>,
 ) -> Result<()> {
-    let mut range = RangeReader {
-        file: &s.file,
-        at: f.offset,
-        end: f.end(),
-    };
+    let mut range = BufReader::with_capacity(
+        crate::archive::index::FRAGMENT_READ,
+        RangeReader {
+            file: &s.file,
+            at: f.offset,
+            end: f.end(),
+        },
+    );
     archive
         .append_fragment(&mut range, f)
         .map_err(|e| match e.kind() {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::archive::index::RangeReader;
+use crate::archive::index::{RangeReader, FRAGMENT_READ};
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::compose::{ChildSummary, Source};
 use crate::engine::Engine;
@@ -125,11 +125,14 @@ fn append<W: Write>(
     file: &File,
     fragment: &crate::archive::index::Fragment,
 ) -> io::Result<()> {
-    let mut range = RangeReader {
-        file,
-        at: fragment.offset,
-        end: fragment.end(),
-    };
+    let mut range = io::BufReader::with_capacity(
+        FRAGMENT_READ,
+        RangeReader {
+            file,
+            at: fragment.offset,
+            end: fragment.end(),
+        },
+    );
     w.append_fragment(&mut range, fragment)
 }
 

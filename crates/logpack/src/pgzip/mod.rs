@@ -267,7 +267,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
     /// (or come first): it waits for every block in flight.
     pub(crate) fn append_fragment(
         &mut self,
-        src: &mut dyn io::Read,
+        src: &mut dyn io::BufRead,
         length: u64,
         crc: u32,
         size: u64,
@@ -281,13 +281,7 @@ impl<'p, W: Write> ParallelGzWriter<'p, W> {
         let r = (|| {
             self.drain()?;
             self.write_header()?;
-            let copied = io::copy(&mut io::Read::take(src, length), &mut self.out)?;
-            if copied != length {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("fragment ended after {copied} of {length} bytes"),
-                ));
-            }
+            copy_exact(src, length, &mut self.out)?;
             self.deflated += length;
             let part = crc32fast::Hasher::new_with_initial_len(crc, size);
             self.crc.combine(&part);
@@ -613,6 +607,31 @@ pub fn deflate_block(
 /// `deflateBound` is `n + n/4096 + n/16384 + ...`; this rounds up).
 fn deflate_bound(n: usize) -> usize {
     n + (n >> 11) + 64
+}
+
+/// Writes exactly `length` bytes of `src` to `out`, straight from the
+/// reader's buffer (a fragment in memory is written in one piece, with no
+/// bounce buffer).
+pub(crate) fn copy_exact(
+    src: &mut dyn io::BufRead,
+    length: u64,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut left = length;
+    while left > 0 {
+        let buf = src.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("fragment ended after {} of {length} bytes", length - left),
+            ));
+        }
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        out.write_all(&buf[..n])?;
+        src.consume(n);
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
