@@ -328,3 +328,52 @@ fn small_archives_without_their_manifest_are_fetched_through_the_trailer() {
     let e = compose_stored(&archives, stored, &[], MIN).err().unwrap();
     assert!(e.to_string().contains("big.example.net.tar.gz"), "{e}");
 }
+
+/// What `from_tail` is given comes from a store: every changed byte of a
+/// tail (final fragment or trailer), every cut and every extra byte is
+/// refused, never taken for a manifest, never a panic.
+#[test]
+fn hostile_tails_are_refused() {
+    let t = Tree::new();
+    let path = host_archive(&t, "tail.example.net", 50_000, 7);
+    let stored = StoredArchive::read(&path).unwrap();
+    let (a, b) = StoredArchive::tail_range(&stored.index);
+    let bytes = fs::read(&path).unwrap();
+    let tail = &bytes[a as usize..b as usize];
+    let name = || "s3://b/tail.tar.gz".to_string();
+    let good = StoredArchive::from_tail(name(), stored.index.clone(), tail).unwrap();
+    assert_eq!(good.manifest, stored.manifest);
+    for i in 0..tail.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = tail.to_vec();
+            bad[i] ^= flip;
+            if let Ok(a) = StoredArchive::from_tail(name(), stored.index.clone(), &bad) {
+                // Another encoding of the same bytes is the same manifest.
+                assert_eq!(a.manifest, stored.manifest, "byte {i} ^ {flip:#x} accepted");
+            }
+        }
+    }
+    for cut in 0..tail.len() {
+        assert!(StoredArchive::from_tail(name(), stored.index.clone(), &tail[..cut]).is_err());
+    }
+    let mut longer = tail.to_vec();
+    longer.push(0);
+    assert!(StoredArchive::from_tail(name(), stored.index.clone(), &longer).is_err());
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for len in [0usize, 1, 8, 9, 100, tail.len(), 4096] {
+        let garbage: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        assert!(StoredArchive::from_tail(name(), stored.index.clone(), &garbage).is_err());
+    }
+    // An index that claims a huge final fragment is refused before any
+    // inflating.
+    let mut index = stored.index.clone();
+    index.last.size = 1 << 40;
+    assert!(StoredArchive::from_tail(name(), index, tail).is_err());
+}

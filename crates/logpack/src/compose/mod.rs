@@ -184,21 +184,20 @@ fn read_manifest<T>(
             end: last.end(),
         },
     );
-    manifest_in(located.format, range, read)
+    let decoded: Box<dyn Read + '_> = match located.format {
+        Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(range)),
+        _ => Box::new(zstd::stream::read::Decoder::with_buffer(range)?),
+    };
+    manifest_entry(decoded, read)
 }
 
-/// Streams the `manifest.json` body from `fragment`, the compressed bytes
-/// of an archive's final fragment, into `read`.
-pub(crate) fn manifest_in<T>(
-    format: Format,
-    fragment: impl io::BufRead,
+/// Streams the `manifest.json` body from `tar_stream`, an archive's final
+/// fragment uncompressed, into `read`.
+pub(crate) fn manifest_entry<T>(
+    tar_stream: impl Read,
     read: impl FnOnce(&mut dyn Read) -> io::Result<T>,
 ) -> io::Result<T> {
-    let decoded: Box<dyn Read + '_> = match format {
-        Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(fragment)),
-        _ => Box::new(zstd::stream::read::Decoder::with_buffer(fragment)?),
-    };
-    let mut tar = tar::Archive::new(decoded);
+    let mut tar = tar::Archive::new(tar_stream);
     let mut entries = tar.entries()?;
     let mut entry = entries
         .next()

@@ -114,13 +114,38 @@ fn manifest_from_tail(index: &Index, tail: &[u8]) -> std::result::Result<Vec<u8>
     if trailer != want.as_slice() {
         return Err("its index does not match its gzip trailer (CRC-32 and size)".into());
     }
-    super::manifest_in(Format::TarGz, fragment, |body| {
+    // The final fragment is checked against its own CRC-32 and size too:
+    // the manifest read from a store is the one the host wrote.
+    let last = &index.last;
+    if last.size > MAX_FINAL_FRAGMENT {
+        return Err(format!(
+            "index: a final fragment of {} bytes is not a manifest",
+            last.size
+        ));
+    }
+    let mut plain = Vec::new();
+    io::Read::read_to_end(
+        &mut io::Read::take(
+            flate2::bufread::DeflateDecoder::new(fragment),
+            last.size + 1,
+        ),
+        &mut plain,
+    )
+    .map_err(|e| format!("the final fragment does not inflate: {e}"))?;
+    if plain.len() as u64 != last.size || Some(crc32fast::hash(&plain)) != last.crc32 {
+        return Err("the final fragment is not what its index says (CRC-32 and size)".into());
+    }
+    super::manifest_entry(&plain[..], |body| {
         let mut text = Vec::new();
         io::Read::read_to_end(body, &mut text)?;
         Ok(text)
     })
     .map_err(|e| format!("{MANIFEST_NAME}: {e}"))
 }
+
+/// The largest final fragment read from a store: a manifest (and the
+/// tar's end blocks), which lists files, never holds their bytes.
+const MAX_FINAL_FRAGMENT: u64 = 256 << 20;
 
 /// A part of the composed object, in upload order.
 #[derive(Debug, PartialEq, Eq)]
