@@ -266,7 +266,7 @@ pub fn compose(
             )));
         }
         let name = format!("s3://{}/{}", store.bucket, record.archive);
-        let children: u64 = record.index.children.iter().map(|f| f.length).sum();
+        let children = (record.index.children.iter()).fold(0u64, |n, f| n.saturating_add(f.length));
         let archive = if children >= MIN_PART {
             // Copied by the store: its manifest (and the trailer that
             // checks its index) are all this process reads of it. A smaller

@@ -80,14 +80,33 @@ pub struct Fragment {
     pub crc32: Option<u32>,
 }
 
+/// The most uncompressed bytes an index may describe (1 PiB): sizes read
+/// from elsewhere are bounded before CRCs are combined over them, so that
+/// no sum of them, over thousands of archives, can overflow.
+pub const MAX_ARCHIVE_SIZE: u64 = 1 << 50;
+
 impl Fragment {
-    /// Offset just past its last byte.
+    /// Offset just past its last byte (saturating: an index read from
+    /// elsewhere is checked after this is computed, never trusted before).
     pub fn end(&self) -> u64 {
-        self.offset + self.length
+        self.offset.saturating_add(self.length)
     }
 }
 
 impl Index {
+    /// Checks that its fragments' sizes add up to at most
+    /// [`MAX_ARCHIVE_SIZE`].
+    pub fn check_sizes(&self) -> Result<(), String> {
+        let mut total = 0u64;
+        for f in self.children.iter().chain([&self.last]) {
+            total = total
+                .checked_add(f.size)
+                .filter(|&t| t <= MAX_ARCHIVE_SIZE)
+                .ok_or_else(|| format!("its fragments hold more than {MAX_ARCHIVE_SIZE} bytes"))?;
+        }
+        Ok(())
+    }
+
     /// Writes the index after an archive of `format` (tar.gz or tar.zst).
     pub(crate) fn write_to(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         let json = serde_json::to_vec(self)?;
@@ -268,6 +287,7 @@ impl Located {
                 self.format.extension()
             ));
         }
+        index.check_sizes()?;
         let gz = self.format == Format::TarGz;
         let mut at = if gz {
             if head != GZIP_HEADER {

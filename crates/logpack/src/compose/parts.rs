@@ -68,7 +68,7 @@ impl StoredArchive {
     /// The range of a stored tar.gz that [`StoredArchive::from_tail`]
     /// needs: its final fragment and its gzip trailer.
     pub fn tail_range(index: &Index) -> (u64, u64) {
-        (index.last.offset, index.last.end() + 8)
+        (index.last.offset, index.last.end().saturating_add(8))
     }
 
     /// An archive known by its index and the bytes of its
@@ -100,6 +100,7 @@ fn manifest_from_tail(index: &Index, tail: &[u8]) -> std::result::Result<Vec<u8>
             b - a
         ));
     }
+    index.check_sizes().map_err(|m| format!("index: {m}"))?;
     let (fragment, trailer) = tail.split_at(tail.len() - 8);
     let mut crc = crc32fast::Hasher::new();
     let mut size = 0u64;
@@ -200,6 +201,9 @@ fn span(source: usize, a: &StoredArchive) -> Result<Span> {
             ),
         ));
     }
+    a.index
+        .check_sizes()
+        .map_err(|m| bad(a, format!("index: {m}")))?;
     let start = crate::pgzip::GZIP_HEADER_LEN;
     let mut end = start;
     for f in &a.index.children {
@@ -368,7 +372,7 @@ pub fn compose_parts(
     };
     let min_part = min_part.max(1) as usize;
     let mut sink = PartSink {
-        buf: Vec::with_capacity(min_part + (64 << 10)),
+        buf: Vec::with_capacity(min_part.min(16 << 20) + (64 << 10)),
         min_part,
         standing_in: false,
         made: 0,
@@ -405,7 +409,18 @@ pub fn compose_parts(
             let a = &stored[s.source];
             let end = match a.manifest {
                 Some(_) => s.end,
-                None => StoredArchive::tail_range(&a.index).1,
+                None if a.index.last.length <= MAX_FINAL_FRAGMENT => {
+                    StoredArchive::tail_range(&a.index).1
+                }
+                None => {
+                    return Err(bad(
+                        a,
+                        format!(
+                            "index: a final fragment of {} bytes is not a manifest",
+                            a.index.last.length
+                        ),
+                    ))
+                }
             };
             let bytes = if end > s.start {
                 fetch(s.source, s.start, end).map_err(output)?
