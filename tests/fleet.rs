@@ -20,7 +20,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -218,7 +217,6 @@ impl Moto {
     fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_logpack"));
         cmd.args(args)
-            .stdin(Stdio::null())
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_ENDPOINT_URL")
@@ -235,44 +233,42 @@ impl Moto {
         cmd
     }
 
-    /// Runs `logpack ARGS` (with `--endpoint` for fleet commands), failing
-    /// the test if it has not finished within 3 minutes.
+    /// Runs `logpack ARGS --endpoint …`, failing the test if it has not
+    /// finished within 3 minutes.
     fn logpack<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
-        let mut args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
-        args.push("--endpoint".into());
-        args.push(self.endpoint.clone().into());
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let mut child = self
-            .command(&args)
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .spawn()
-            .expect("spawn logpack");
-        let deadline = Instant::now() + Duration::from_secs(180);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("logpack {args:?} did not finish within 3 minutes");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let read = |mut f: fs::File| {
-            use std::io::Seek;
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Run {
-            code: status.code().expect("logpack exited by a signal"),
-            stdout: read(out),
-            stderr: String::from_utf8_lossy(&read(err)).into_owned(),
-        }
+        let mut cmd = self.command(args);
+        cmd.arg("--endpoint").arg(&self.endpoint);
+        common::run_within(&mut cmd, Duration::from_secs(180))
+    }
+
+    /// `logpack fleet put REQUEST --host HOST --store STORE EXTRA…`.
+    fn put(&self, request: &Path, host: &str, store: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "fleet".as_ref(),
+            "put".as_ref(),
+            request.as_os_str(),
+            "--host".as_ref(),
+            host.as_ref(),
+            "--store".as_ref(),
+            store.as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        self.logpack(&args)
+    }
+
+    /// `logpack fleet compose REQUEST --store STORE -o OUT EXTRA…`.
+    fn compose(&self, request: &Path, store: &str, out: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "fleet".as_ref(),
+            "compose".as_ref(),
+            request.as_os_str(),
+            "--store".as_ref(),
+            store.as_ref(),
+            "-o".as_ref(),
+            out.as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        self.logpack(&args)
     }
 }
 
@@ -474,20 +470,9 @@ fn put_all(moto: &Moto, request: &Path, store: &str, hosts: &[&str]) -> BTreeMap
             let handles: Vec<_> = pair
                 .iter()
                 .map(|h| {
-                    let args: Vec<OsString> = vec![
-                        "fleet".into(),
-                        "put".into(),
-                        request.into(),
-                        "--host".into(),
-                        (*h).into(),
-                        "--store".into(),
-                        store.into(),
-                        "--threads".into(),
-                        "1".into(),
-                        "--json".into(),
-                        "-q".into(),
-                    ];
-                    (h.to_string(), s.spawn(move || moto.logpack(&args)))
+                    let put =
+                        move || moto.put(request, h, store, &["--threads", "1", "--json", "-q"]);
+                    (h.to_string(), s.spawn(put))
                 })
                 .collect();
             for (h, t) in handles {
@@ -528,15 +513,7 @@ fn fleet_composes_one_archive_from_a_cluster_in_the_store() {
     let prefix = "jobs/job-1/hosts/";
 
     // A host that is not in the request: usage, nothing uploaded.
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "put".as_ref(),
-        c.request.as_os_str(),
-        "--host".as_ref(),
-        "db-stranger.example.net".as_ref(),
-        "--store".as_ref(),
-        store.as_ref(),
-    ]);
+    let run = moto.put(&c.request, "db-stranger.example.net", store, &[]);
     assert_eq!(
         run.code, 2,
         "put --host outside the request: {}",
@@ -548,25 +525,14 @@ fn fleet_composes_one_archive_from_a_cluster_in_the_store() {
         run.stderr
     );
     // A bad store URL and a composed object that is not a .tar.gz: usage.
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "put".as_ref(),
-        c.request.as_os_str(),
-        "--host".as_ref(),
-        "db-small-1.example.net".as_ref(),
-        "--store".as_ref(),
-        "http://fleet-src/x".as_ref(),
-    ]);
+    let run = moto.put(
+        &c.request,
+        "db-small-1.example.net",
+        "http://fleet-src/x",
+        &[],
+    );
     assert_eq!(run.code, 2, "put --store http://: {}", run.stderr);
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "compose".as_ref(),
-        c.request.as_os_str(),
-        "--store".as_ref(),
-        store.as_ref(),
-        "-o".as_ref(),
-        "s3://fleet-out/all.zip".as_ref(),
-    ]);
+    let run = moto.compose(&c.request, store, "s3://fleet-out/all.zip", &[]);
     assert_eq!(run.code, 2, "compose -o …zip: {}", run.stderr);
     assert_eq!(
         moto.s3_one(json!({"op": "list", "bucket": "fleet-src"})),
@@ -618,19 +584,7 @@ fn fleet_composes_one_archive_from_a_cluster_in_the_store() {
     // Compose, waiting 2 s for the ghost.
     let out_url = "s3://fleet-out/clusters/fleetCluster.tar.gz";
     let t = Instant::now();
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "compose".as_ref(),
-        c.request.as_os_str(),
-        "--store".as_ref(),
-        store.as_ref(),
-        "--wait".as_ref(),
-        "2".as_ref(),
-        "-o".as_ref(),
-        out_url.as_ref(),
-        "--json".as_ref(),
-        "-q".as_ref(),
-    ]);
+    let run = moto.compose(&c.request, store, out_url, &["--wait", "2", "--json", "-q"]);
     let compose_secs = t.elapsed().as_secs_f64();
     eprintln!("compose: {compose_secs:.1} s");
     assert_eq!(run.code, 3, "compose: {}", run.stderr);
@@ -895,16 +849,7 @@ fn fleet_composes_one_archive_from_a_cluster_in_the_store() {
     );
 
     // The output bucket does not exist: fatal, and no upload left open.
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "compose".as_ref(),
-        c.request.as_os_str(),
-        "--store".as_ref(),
-        store.as_ref(),
-        "-o".as_ref(),
-        "s3://fleet-nowhere/all.tar.gz".as_ref(),
-        "-q".as_ref(),
-    ]);
+    let run = moto.compose(&c.request, store, "s3://fleet-nowhere/all.tar.gz", &["-q"]);
     assert_eq!(run.code, 1, "compose into a missing bucket: {}", run.stderr);
     assert!(run.stderr.contains("fleet-nowhere"), "{}", run.stderr);
     assert_eq!(
@@ -941,17 +886,12 @@ fn fleet_composes_one_archive_from_a_cluster_in_the_store() {
         moto.s3_one(json!({"op": "put_json", "bucket": "fleet-src",
             "key": format!("jobs/lying/hosts/{h}.json"), "value": record}));
     }
-    let run = moto.logpack(&[
-        "fleet".as_ref(),
-        "compose".as_ref(),
-        c.request.as_os_str(),
-        "--store".as_ref(),
-        "s3://fleet-src/jobs/lying".as_ref(),
-        "-o".as_ref(),
-        "s3://fleet-out/lying.tar.gz".as_ref(),
-        "--json".as_ref(),
-        "-q".as_ref(),
-    ]);
+    let run = moto.compose(
+        &c.request,
+        "s3://fleet-src/jobs/lying",
+        "s3://fleet-out/lying.tar.gz",
+        &["--json", "-q"],
+    );
     assert_eq!(run.code, 1, "compose with a lying index: {}", run.stderr);
     assert!(run.stderr.contains("index"), "{}", run.stderr);
     assert!(
@@ -1045,16 +985,12 @@ fn fleet_compose_refuses_a_record_that_disagrees_with_its_archive() {
         }
         moto.s3(ops);
         let key = format!("lie-{name}.tar.gz");
-        let run = moto.logpack(&[
-            "fleet".as_ref(),
-            "compose".as_ref(),
-            request.as_os_str(),
-            "--store".as_ref(),
-            format!("s3://fleet-src/lie-{name}").as_ref(),
-            "-o".as_ref(),
-            format!("s3://fleet-out/{key}").as_ref(),
-            "-q".as_ref(),
-        ]);
+        let run = moto.compose(
+            &request,
+            &format!("s3://fleet-src/lie-{name}"),
+            &format!("s3://fleet-out/{key}"),
+            &["-q"],
+        );
         let left = moto.s3_one(json!({"op": "size", "bucket": "fleet-out", "key": key}));
         if run.code != 1 || !left.is_null() {
             let mut why = format!(

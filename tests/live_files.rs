@@ -246,7 +246,6 @@ fn fifo_as_log_path_is_never_opened_and_fails_the_process() {
             "-o".as_ref(),
             out2.as_os_str(),
         ],
-        &t.root(),
         Duration::from_secs(30),
     );
     assert_eq!(run.code, 3, "{}", run.stderr);

@@ -11,10 +11,9 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -102,53 +101,28 @@ fn start_server() -> Server {
 /// it and the server said.
 fn run_go_client(go_bin: &Path, server: &Server) -> Value {
     let out_dir = server.tree.mkdir("go-out");
-    let mut child = Command::new(go_bin)
-        .args([&server.base, GROUP, OWNER.0, OWNER.1])
-        .arg(&out_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        stdout.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "go_omclient did not finish in 300 s; server stderr:\n{}",
-                server.stderr.lock().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let mut cmd = Command::new(go_bin);
+    cmd.args([&server.base, GROUP, OWNER.0, OWNER.1])
+        .arg(&out_dir);
+    let Some(run) = common::try_run_within(&mut cmd, Duration::from_secs(300)) else {
+        panic!(
+            "go_omclient did not finish in 300 s; server stderr:\n{}",
+            server.stderr.lock().unwrap()
+        );
     };
-    let stdout = out_thread.join().unwrap();
-    let stderr = err_thread.join().unwrap();
     assert!(
-        status.success(),
+        run.code == 0,
         "the Go client (the wire behaviour of go.mongodb.org/ops-manager + mongodb-forks/digest) \
-         got an answer it would not accept ({status}):\n{stderr}\nserver stderr:\n{}",
+         got an answer it would not accept (exit {}):\n{}\nserver stderr:\n{}",
+        run.code,
+        run.stderr,
         server.stderr.lock().unwrap()
     );
-    let report: Value = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
         panic!(
-            "go_omclient printed no JSON report ({e}):\n{}\n{stderr}",
-            String::from_utf8_lossy(&stdout)
+            "go_omclient printed no JSON report ({e}):\n{}\n{}",
+            run.stdout_text(),
+            run.stderr
         )
     });
     // Refused options that neither mongocli nor PRODUCT.md uses: shown, not

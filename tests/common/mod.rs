@@ -198,17 +198,28 @@ pub fn collect_ok_with(req: &Path, out: &Path, fmt: Fmt, extra: &[&str]) -> Run 
 }
 
 /// Runs `logpack ARGS`, killing it and failing the test if it has not
-/// finished after `limit`. Output goes through files in `scratch`.
-pub fn logpack_within<S: AsRef<OsStr>>(args: &[S], scratch: &Path, limit: Duration) -> Run {
-    let out_path = scratch.join("cli.stdout");
-    let err_path = scratch.join("cli.stderr");
-    let mut child = Command::new(bin())
-        .args(args)
+/// finished after `limit`.
+pub fn logpack_within<S: AsRef<OsStr>>(args: &[S], limit: Duration) -> Run {
+    run_within(Command::new(bin()).args(args), limit)
+}
+
+/// Runs `cmd` (stdin closed, stdout and stderr through temporary files),
+/// killing it and failing the test if it has not finished after `limit`.
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Run {
+    try_run_within(cmd, limit).unwrap_or_else(|| panic!("{cmd:?} did not finish within {limit:?}"))
+}
+
+/// [`run_within`], but `None` (the process killed) when it has not finished
+/// after `limit`, for a caller that has more to say.
+pub fn try_run_within(cmd: &mut Command, limit: Duration) -> Option<Run> {
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
         .spawn()
-        .expect("spawn logpack");
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -217,15 +228,22 @@ pub fn logpack_within<S: AsRef<OsStr>>(args: &[S], scratch: &Path, limit: Durati
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("logpack did not finish within {limit:?}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Run {
-        code: status.code().expect("logpack exited by a signal"),
-        stdout: fs::read(&out_path).unwrap(),
-        stderr: fs::read_to_string(&err_path).unwrap(),
-    }
+    let read = |f: &mut fs::File| {
+        use std::io::{Seek, SeekFrom};
+        let mut v = Vec::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Some(Run {
+        code: status.code().expect("exited by a signal"),
+        stdout: read(&mut out),
+        stderr: String::from_utf8_lossy(&read(&mut err)).into_owned(),
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -266,8 +266,7 @@ pub fn compose(
             )));
         }
         let name = format!("s3://{}/{}", store.bucket, record.archive);
-        let children = (record.index.children.iter()).fold(0u64, |n, f| n.saturating_add(f.length));
-        let archive = if children >= MIN_PART {
+        let archive = if StoredArchive::is_copied(&record.index, MIN_PART) {
             // Copied by the store: its manifest (and the trailer that
             // checks its index) are all this process reads of it. A smaller
             // one's come with its fragments.

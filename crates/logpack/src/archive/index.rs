@@ -169,11 +169,19 @@ fn write_gz(json: &[u8], crc: u32, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads `[at, end)` of a file.
-/// How much of a fragment is read from its file at a time when it is
-/// copied into another archive.
-pub(crate) const FRAGMENT_READ: usize = 256 << 10;
+/// A fragment's bytes in `file`, read 256 KiB at a time.
+pub(crate) fn fragment_reader<'f>(file: &'f File, f: &Fragment) -> io::BufReader<RangeReader<'f>> {
+    io::BufReader::with_capacity(
+        256 << 10,
+        RangeReader {
+            file,
+            at: f.offset,
+            end: f.end(),
+        },
+    )
+}
 
+/// Reads `[at, end)` of a file.
 pub(crate) struct RangeReader<'f> {
     pub file: &'f File,
     pub at: u64,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::archive::index::RangeReader;
+use crate::archive::index::fragment_reader;
 use crate::archive::index::{Fragment, Located};
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::error::{Error, Result};
@@ -175,15 +175,7 @@ fn read_manifest<T>(
     located: &Located,
     read: impl FnOnce(&mut dyn Read) -> io::Result<T>,
 ) -> io::Result<T> {
-    let last = &located.index.last;
-    let range = BufReader::with_capacity(
-        64 << 10,
-        RangeReader {
-            file,
-            at: last.offset,
-            end: last.end(),
-        },
-    );
+    let range = fragment_reader(file, &located.index.last);
     let decoded: Box<dyn Read + '_> = match located.format {
         Format::TarGz => Box::new(flate2::bufread::DeflateDecoder::new(range)),
         _ => Box::new(zstd::stream::read::Decoder::with_buffer(range)?),
@@ -465,16 +457,8 @@ fn copy_fragment<W: Write>(
     f: &Fragment,
     archive: &mut ArchiveWriter<'_, W>,
 ) -> Result<()> {
-    let mut range = BufReader::with_capacity(
-        crate::archive::index::FRAGMENT_READ,
-        RangeReader {
-            file: &s.file,
-            at: f.offset,
-            end: f.end(),
-        },
-    );
     archive
-        .append_fragment(&mut range, f)
+        .append_fragment(&mut fragment_reader(&s.file, f), f)
         .map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => Error::BadArchive {
                 path: s.path.clone(),

@@ -65,6 +65,13 @@ impl StoredArchive {
         })
     }
 
+    /// Whether an archive with `index` is copied by the store (its
+    /// children's fragments reach `min_part`), or fetched and grouped.
+    pub fn is_copied(index: &Index, min_part: u64) -> bool {
+        let children = (index.children.iter()).fold(0u64, |n, f| n.saturating_add(f.length));
+        children >= min_part
+    }
+
     /// The range of a stored tar.gz that [`StoredArchive::from_tail`]
     /// needs: its final fragment and its gzip trailer.
     pub fn tail_range(index: &Index) -> (u64, u64) {
@@ -118,12 +125,7 @@ fn manifest_from_tail(index: &Index, tail: &[u8]) -> std::result::Result<Vec<u8>
     // The final fragment is checked against its own CRC-32 and size too:
     // the manifest read from a store is the one the host wrote.
     let last = &index.last;
-    if last.size > MAX_FINAL_FRAGMENT {
-        return Err(format!(
-            "index: a final fragment of {} bytes is not a manifest",
-            last.size
-        ));
-    }
+    final_fragment_bounded(index)?;
     let mut plain = Vec::new();
     io::Read::read_to_end(
         &mut io::Read::take(
@@ -147,6 +149,19 @@ fn manifest_from_tail(index: &Index, tail: &[u8]) -> std::result::Result<Vec<u8>
 /// The largest final fragment read from a store: a manifest (and the
 /// tar's end blocks), which lists files, never holds their bytes.
 const MAX_FINAL_FRAGMENT: u64 = 256 << 20;
+
+/// Refuses an index whose final fragment, compressed or not, is larger
+/// than a manifest can be: it is never fetched nor inflated.
+fn final_fragment_bounded(index: &Index) -> std::result::Result<(), String> {
+    let last = &index.last;
+    if last.length.max(last.size) > MAX_FINAL_FRAGMENT {
+        return Err(format!(
+            "index: a final fragment of {} bytes ({} compressed) is not a manifest",
+            last.size, last.length
+        ));
+    }
+    Ok(())
+}
 
 /// A part of the composed object, in upload order.
 #[derive(Debug, PartialEq, Eq)]
@@ -319,7 +334,7 @@ pub fn compose_parts(
         .map(|(i, a)| span(i, a))
         .collect::<Result<_>>()?;
     let (mut large, small): (Vec<&Span>, Vec<&Span>) =
-        spans.iter().partition(|s| s.end - s.start >= min_part);
+        (spans.iter()).partition(|s| StoredArchive::is_copied(&stored[s.source].index, min_part));
     large.sort_by_key(|s| s.source);
     // The agent types of a host share a directory: a path may repeat within
     // one archive, never across two. The index names every child (and
@@ -409,17 +424,9 @@ pub fn compose_parts(
             let a = &stored[s.source];
             let end = match a.manifest {
                 Some(_) => s.end,
-                None if a.index.last.length <= MAX_FINAL_FRAGMENT => {
-                    StoredArchive::tail_range(&a.index).1
-                }
                 None => {
-                    return Err(bad(
-                        a,
-                        format!(
-                            "index: a final fragment of {} bytes is not a manifest",
-                            a.index.last.length
-                        ),
-                    ))
+                    final_fragment_bounded(&a.index).map_err(|m| bad(a, m))?;
+                    StoredArchive::tail_range(&a.index).1
                 }
             };
             let bytes = if end > s.start {

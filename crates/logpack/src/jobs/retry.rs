@@ -9,7 +9,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::archive::index::{RangeReader, FRAGMENT_READ};
+use crate::archive::index::fragment_reader;
 use crate::archive::{ArchiveWriter, Finish, Format, Written};
 use crate::compose::{ChildSummary, Source};
 use crate::engine::Engine;
@@ -125,15 +125,7 @@ fn append<W: Write>(
     file: &File,
     fragment: &crate::archive::index::Fragment,
 ) -> io::Result<()> {
-    let mut range = io::BufReader::with_capacity(
-        FRAGMENT_READ,
-        RangeReader {
-            file,
-            at: fragment.offset,
-            end: fragment.end(),
-        },
-    );
-    w.append_fragment(&mut range, fragment)
+    w.append_fragment(&mut fragment_reader(file, fragment), fragment)
 }
 
 /// The retried manifest: the old one's head with the new totals, its
